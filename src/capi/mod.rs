@@ -1,0 +1,1 @@
+//! The libfcgi-compatible C ABI (filled in by the C ABI commit).

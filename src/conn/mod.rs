@@ -1,0 +1,1 @@
+//! One connection to a web server (filled in by the engine commit).
