@@ -14,6 +14,7 @@ pub mod protocol;
 
 pub mod conn;
 pub mod server;
+pub mod pm;
 pub(crate) mod sys;
 
 #[cfg(feature = "capi")]

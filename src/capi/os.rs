@@ -1,0 +1,1 @@
+//! The `OS_*` layer of fcgios.h (being built).

@@ -1,0 +1,1 @@
+//! The pre-fork process manager (being built).

@@ -1,0 +1,1 @@
+//! Process-level system calls for the process manager (being built).
