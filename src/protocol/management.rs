@@ -40,7 +40,10 @@ pub fn encode_get_values_result(
     let mut asked = [false; 3];
     for pair in pairs(query) {
         let (name, _) = pair.map_err(|_| GetValuesError)?;
-        if let Some(i) = [MAX_CONNS, MAX_REQS, MPXS_CONNS].iter().position(|k| *k == name) {
+        if let Some(i) = [MAX_CONNS, MAX_REQS, MPXS_CONNS]
+            .iter()
+            .position(|k| *k == name)
+        {
             asked[i] = true;
         }
     }
@@ -60,7 +63,11 @@ pub fn encode_get_values_result(
         out[len..len + value.len()].copy_from_slice(value);
         len += value.len();
     }
-    let header = Header::new(RecordType::GET_VALUES_RESULT, NULL_REQUEST_ID, (len - 8) as u16);
+    let header = Header::new(
+        RecordType::GET_VALUES_RESULT,
+        NULL_REQUEST_ID,
+        (len - 8) as u16,
+    );
     out[..8].copy_from_slice(&header.encode());
     let total = len + header.padding_length as usize;
     out[len..total].fill(0);
@@ -102,9 +109,15 @@ mod tests {
 
     #[test]
     fn answers_known_names_once_each() {
-        let answer = GetValuesAnswer { max_conns: 1024, max_reqs: 4, mpxs_conns: false };
+        let answer = GetValuesAnswer {
+            max_conns: 1024,
+            max_reqs: 4,
+            mpxs_conns: false,
+        };
         let mut out = [0u8; GET_VALUES_RESULT_MAX];
-        let q = query(&[MPXS_CONNS, b"NOPE", MAX_REQS, MPXS_CONNS, MPXS_CONNS, MPXS_CONNS, MAX_CONNS]);
+        let q = query(&[
+            MPXS_CONNS, b"NOPE", MAX_REQS, MPXS_CONNS, MPXS_CONNS, MPXS_CONNS, MAX_CONNS,
+        ]);
         let n = encode_get_values_result(&q, &answer, &mut out).unwrap();
         assert_eq!(n % 8, 0);
         let h = Header::parse(&out).unwrap();
@@ -113,13 +126,21 @@ mod tests {
         let got: Vec<_> = pairs(body).map(|p| p.unwrap()).collect();
         assert_eq!(
             got,
-            vec![(MAX_CONNS, &b"1024"[..]), (MAX_REQS, &b"4"[..]), (MPXS_CONNS, &b"0"[..])]
+            vec![
+                (MAX_CONNS, &b"1024"[..]),
+                (MAX_REQS, &b"4"[..]),
+                (MPXS_CONNS, &b"0"[..])
+            ]
         );
     }
 
     #[test]
     fn largest_answer_fits() {
-        let answer = GetValuesAnswer { max_conns: u32::MAX, max_reqs: u32::MAX, mpxs_conns: true };
+        let answer = GetValuesAnswer {
+            max_conns: u32::MAX,
+            max_reqs: u32::MAX,
+            mpxs_conns: true,
+        };
         let mut out = [0u8; GET_VALUES_RESULT_MAX];
         let q = query(&[MAX_CONNS, MAX_REQS, MPXS_CONNS]);
         assert!(encode_get_values_result(&q, &answer, &mut out).is_ok());

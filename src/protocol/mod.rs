@@ -16,6 +16,7 @@ pub use management::{
 };
 pub use nv::{encode_pair, encoded_pair_len, pairs, NvError, PairDecoder, PairEvent, Pairs};
 pub use record::{
-    encode_end_request, BeginRequest, Header, ProtocolStatus, RecordType, Role, BEGIN_BODY_LEN,
-    END_REQUEST_RECORD_LEN, HEADER_LEN, KEEP_CONN, MAX_CONTENT_LEN, NULL_REQUEST_ID, VERSION_1,
+    encode_end_request, padding_for, BeginRequest, Header, ProtocolStatus, RecordType, Role,
+    BEGIN_BODY_LEN, END_REQUEST_RECORD_LEN, HEADER_LEN, KEEP_CONN, MAX_CONTENT_LEN,
+    NULL_REQUEST_ID, VERSION_1,
 };

@@ -67,7 +67,14 @@ impl Default for PairDecoder {
 
 impl PairDecoder {
     pub const fn new() -> Self {
-        PairDecoder { state: State::NameLen, len_buf: [0; 4], len_have: 0, name_len: 0, value_len: 0, left: 0 }
+        PairDecoder {
+            state: State::NameLen,
+            len_buf: [0; 4],
+            len_have: 0,
+            name_len: 0,
+            value_len: 0,
+            left: 0,
+        }
     }
 
     pub fn reset(&mut self) {
@@ -88,14 +95,19 @@ impl PairDecoder {
         while !input.is_empty() {
             match self.state {
                 State::NameLen | State::ValueLen => {
-                    let Some(len) = self.take_len(&mut input) else { continue };
+                    let Some(len) = self.take_len(&mut input) else {
+                        continue;
+                    };
                     if self.state == State::NameLen {
                         self.name_len = len;
                         self.state = State::ValueLen;
                         continue;
                     }
                     self.value_len = len;
-                    sink(PairEvent::Start { name_len: self.name_len, value_len: self.value_len })?;
+                    sink(PairEvent::Start {
+                        name_len: self.name_len,
+                        value_len: self.value_len,
+                    })?;
                     self.left = self.name_len;
                     self.state = State::Name;
                     self.finish_empty_parts(&mut sink)?;
@@ -267,15 +279,28 @@ mod tests {
         encode_pair(b"A", b"1", &mut body);
         encode_pair(b"LONG", &long, &mut body);
         encode_pair(b"", b"", &mut body);
-        assert_eq!(body.len(), encoded_pair_len(b"A", b"1") + encoded_pair_len(b"LONG", &long) + 2);
+        assert_eq!(
+            body.len(),
+            encoded_pair_len(b"A", b"1") + encoded_pair_len(b"LONG", &long) + 2
+        );
         let got: Vec<_> = pairs(&body).map(|r| r.unwrap()).collect();
-        assert_eq!(got, vec![(&b"A"[..], &b"1"[..]), (&b"LONG"[..], &long[..]), (&b""[..], &b""[..])]);
+        assert_eq!(
+            got,
+            vec![
+                (&b"A"[..], &b"1"[..]),
+                (&b"LONG"[..], &long[..]),
+                (&b""[..], &b""[..])
+            ]
+        );
         // The streaming decoder agrees, whatever the split, down to single bytes.
         let whole = decode_all(&[&body]).unwrap();
         let bytes: Vec<&[u8]> = body.chunks(1).collect();
         assert_eq!(decode_all(&bytes).unwrap(), whole);
         for split in 0..body.len() {
-            assert_eq!(decode_all(&[&body[..split], &body[split..]]).unwrap(), whole);
+            assert_eq!(
+                decode_all(&[&body[..split], &body[split..]]).unwrap(),
+                whole
+            );
         }
     }
 
@@ -284,7 +309,11 @@ mod tests {
         let mut body = Vec::new();
         encode_pair(b"NAME", b"VALUE", &mut body);
         for cut in 1..body.len() {
-            assert_eq!(decode_all(&[&body[..cut]]), Err(NvError::Truncated), "cut {cut}");
+            assert_eq!(
+                decode_all(&[&body[..cut]]),
+                Err(NvError::Truncated),
+                "cut {cut}"
+            );
             assert!(pairs(&body[..cut]).any(|r| r.is_err()));
         }
     }
@@ -296,7 +325,11 @@ mod tests {
         let mut d = PairDecoder::new();
         let mut seen = None;
         let r = d.feed(&body, |ev| {
-            if let PairEvent::Start { name_len, value_len } = ev {
+            if let PairEvent::Start {
+                name_len,
+                value_len,
+            } = ev
+            {
                 seen = Some((name_len, value_len));
                 return Err(NvError::Refused("too long"));
             }
