@@ -11,7 +11,9 @@ mod params;
 mod readbuf;
 mod transport;
 
-pub use output::{OutStream, OutputFramer, DIRECT_WRITE_MIN, FLUSH_AT, RECORD_CONTENT_MAX};
+pub use output::{
+    OutStream, OutputFramer, RecordStreamWriter, DIRECT_WRITE_MIN, FLUSH_AT, RECORD_CONTENT_MAX,
+};
 pub use params::{Entry, ParamsArena};
 pub use readbuf::{ReadBuf, READ_BUF_LEN};
 pub use transport::{send_all, MemoryTransport, Transport};
@@ -265,6 +267,10 @@ impl<T: Transport> Connection<T> {
 
     pub fn params(&self) -> &ParamsArena {
         &self.params
+    }
+
+    pub fn params_mut(&mut self) -> &mut ParamsArena {
+        &mut self.params
     }
 
     /// True while a request head has been delivered and not yet finished.

@@ -220,3 +220,69 @@ impl Default for OutputFramer {
         Self::new()
     }
 }
+
+/// A standalone record stream (`FCGX_CreateWriter`): bytes written become records of one
+/// type and request id, `record_max` content bytes at most; closing sends the empty EOF
+/// record. Used by clients such as cgi-fcgi to send PARAMS and STDIN.
+#[derive(Debug)]
+pub struct RecordStreamWriter {
+    record_type: RecordType,
+    request_id: u16,
+    record_max: usize,
+    buf: Vec<u8>,
+}
+
+impl RecordStreamWriter {
+    /// `buffer_len` follows libfcgi: the buffer is clamped to 32..=65536 bytes, rounded up to
+    /// a multiple of 8, and holds one record with its 8-byte header.
+    pub fn new(record_type: RecordType, request_id: u16, buffer_len: usize) -> Self {
+        let len = (buffer_len.clamp(32, 65536) + 7) & !7;
+        RecordStreamWriter {
+            record_type,
+            request_id,
+            record_max: len - 8,
+            buf: Vec::with_capacity(len),
+        }
+    }
+
+    pub fn write<T: Transport + ?Sized>(&mut self, io: &mut T, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = (self.record_max - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == self.record_max {
+                self.flush(io)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered bytes as one record (nothing when empty).
+    pub fn flush<T: Transport + ?Sized>(&mut self, io: &mut T) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let h = Header::new(self.record_type, self.request_id, self.buf.len() as u16);
+        let r = send_all(
+            io,
+            &mut [
+                IoSlice::new(&h.encode()),
+                IoSlice::new(&self.buf),
+                IoSlice::new(&ZEROS[..h.padding_length as usize]),
+            ],
+        );
+        self.buf.clear();
+        r
+    }
+
+    /// Flushes, then sends the stream's EOF record.
+    pub fn close<T: Transport + ?Sized>(&mut self, io: &mut T) -> io::Result<()> {
+        self.flush(io)?;
+        send_all(
+            io,
+            &mut [IoSlice::new(
+                &Header::new(self.record_type, self.request_id, 0).encode(),
+            )],
+        )
+    }
+}

@@ -141,6 +141,12 @@ impl ParamsArena {
     pub fn raw(&self) -> (&[u8], &[Entry]) {
         (&self.bytes, &self.entries)
     }
+
+    /// The same, with the block writable: C programs receive `char **envp` and may write
+    /// into the strings.
+    pub fn raw_mut(&mut self) -> (&mut [u8], &[Entry]) {
+        (&mut self.bytes, &self.entries)
+    }
 }
 
 #[cfg(test)]
