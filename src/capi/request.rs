@@ -35,14 +35,21 @@ impl GlobalRequest {
 #[no_mangle]
 pub extern "C" fn FCGX_Init() -> c_int {
     if !INITIALIZED.swap(true, Ordering::AcqRel) {
-        // Limits and FCGI_WEB_SERVER_ADDRS are read from the environment once, here.
+        // Limits are read from the environment once, here.
         server::with_limits(|_| ());
+        if sys::net::adopt_systemd_socket() {
+            crate::log::info(format_args!(
+                "using the listen socket passed by systemd (LISTEN_FDS)"
+            ));
+        }
     }
     0
 }
 
 /// 1 when the program runs as a plain CGI program, 0 under FastCGI: as libfcgi, FastCGI means
-/// fd 0 is a listening socket (`getpeername` fails with ENOTCONN).
+/// fd 0 is a listening socket (`getpeername` fails with ENOTCONN). A socket passed by systemd
+/// socket activation counts too (`FCGX_Init` moves it to fd 0), and so does the socket the
+/// process manager gives its workers (on fd 0).
 #[no_mangle]
 pub extern "C" fn FCGX_IsCGI() -> c_int {
     FCGX_Init();

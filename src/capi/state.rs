@@ -112,6 +112,7 @@ pub struct WriterStream {
 }
 
 /// What a stream pointer from C refers to.
+#[allow(missing_debug_implementations)]
 pub enum Target<'a> {
     Request(&'a mut RequestState, StreamKind),
     Writer(

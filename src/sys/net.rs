@@ -121,21 +121,6 @@ pub fn accept(listen: RawFd) -> io::Result<(OwnedFd, Peer)> {
     Ok((fd, peer_from(&storage)))
 }
 
-/// The peer of a connected socket.
-pub fn peer_of(fd: RawFd) -> Peer {
-    // SAFETY: as in accept.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: storage/len valid for writing.
-    let r =
-        unsafe { libc::getpeername(fd, &mut storage as *mut _ as *mut libc::sockaddr, &mut len) };
-    if r == 0 {
-        peer_from(&storage)
-    } else {
-        Peer::Other
-    }
-}
-
 /// libfcgi's FastCGI test: `getpeername` fails with ENOTCONN exactly when `fd` is a
 /// listening (never connected) socket.
 pub fn is_unconnected_socket(fd: RawFd) -> bool {
@@ -388,4 +373,31 @@ pub fn install_signal_handlers() {
     install(libc::SIGUSR1, on_shutdown_signal, true);
     install(libc::SIGTERM, on_shutdown_signal, true);
     install(libc::SIGPIPE, on_sigpipe, false);
+}
+
+/// systemd socket activation for programs that expect the listen socket on fd 0 (libfcgi's
+/// convention): when `LISTEN_PID` is this process and `LISTEN_FDS` names a listening socket
+/// at fd 3 while fd 0 is not one, fd 3 is duplicated onto fd 0 (what `StandardInput=socket`
+/// would have done) and the variables are removed so children do not misread them.
+/// Returns whether it did.
+pub fn adopt_systemd_socket() -> bool {
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if !pid_ok || fds == 0 || !is_listening(3) || is_listening(0) {
+        return false;
+    }
+    // SAFETY: dup2 onto fd 0 replaces whatever stdin was (not a listening socket, checked).
+    if unsafe { libc::dup2(3, 0) } != 0 {
+        return false;
+    }
+    for v in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(v);
+    }
+    true
 }
