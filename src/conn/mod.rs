@@ -611,7 +611,13 @@ impl<T: Transport> Connection<T> {
         }
     }
 
-    fn consume_input(&mut self, n: usize) {
+    /// The input bytes available now, reading (blocking) if none are; empty at EOF.
+    pub fn input_buf(&mut self) -> Result<&[u8], InputError> {
+        self.input_chunk(true).map_err(|e| e.expect("waiting read"))
+    }
+
+    /// Marks `n` bytes of [`Connection::input_buf`] as read.
+    pub fn consume_input(&mut self, n: usize) {
         if let Cursor::Body {
             record_type,
             sink: Sink::Input,

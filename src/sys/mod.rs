@@ -12,6 +12,7 @@ pub fn set_errno(value: i32) {
 }
 
 /// The calling thread's `errno`.
+#[cfg_attr(not(feature = "capi"), allow(dead_code))]
 pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }

@@ -123,6 +123,7 @@ pub fn accept(listen: RawFd) -> io::Result<(OwnedFd, Peer)> {
 
 /// libfcgi's FastCGI test: `getpeername` fails with ENOTCONN exactly when `fd` is a
 /// listening (never connected) socket.
+#[cfg_attr(not(feature = "capi"), allow(dead_code))]
 pub fn is_unconnected_socket(fd: RawFd) -> bool {
     // SAFETY: as in peer_of.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -380,6 +381,7 @@ pub fn install_signal_handlers() {
 /// at fd 3 while fd 0 is not one, fd 3 is duplicated onto fd 0 (what `StandardInput=socket`
 /// would have done) and the variables are removed so children do not misread them.
 /// Returns whether it did.
+#[cfg_attr(not(feature = "capi"), allow(dead_code))]
 pub fn adopt_systemd_socket() -> bool {
     let pid_ok = std::env::var("LISTEN_PID")
         .ok()
