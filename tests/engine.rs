@@ -1,0 +1,257 @@
+//! The accept engine and library-wide behaviour seen from outside: signals, honest
+//! GET_VALUES, limits, idle timeouts, many threads.
+
+mod common;
+
+use common::client::{begin, encode_pairs, record, stream, Conn, Request};
+use common::paths::Flavor;
+use common::procs::{App, ListenKind, SpawnOpts};
+use std::time::{Duration, Instant};
+
+const STDIN: u8 = 5;
+const STDOUT: u8 = 6;
+const PARAMS: u8 = 4;
+
+fn spawn_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> App {
+    let opts = SpawnOpts {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        self_bound: false,
+    };
+    App::spawn_with(Flavor::Ours, name, ListenKind::Unix, &opts)
+}
+
+fn ok_request(app: &App) -> bool {
+    let Ok(mut c) = Conn::connect(app.addr()) else {
+        return false;
+    };
+    c.request(&Request::http("GET", "/ok?x=1"))
+        .map(|r| r.app_status == 0 && !r.stdout.is_empty())
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigterm_while_idle_stops_gracefully() {
+    let mut app = App::spawn(Flavor::Ours, "echo", &[], ListenKind::Unix);
+    assert!(ok_request(&app));
+    app.signal("TERM");
+    let status = app
+        .wait_exit(Duration::from_secs(3))
+        .expect("echo exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "graceful exit, as libfcgi");
+}
+
+#[test]
+fn sigterm_wakes_every_accepting_thread() {
+    let mut app = App::spawn(Flavor::Ours, "threaded", &["-t", "6"], ListenKind::Unix);
+    assert!(ok_request(&app));
+    std::thread::sleep(Duration::from_millis(200));
+    app.signal("USR1");
+    let status = app
+        .wait_exit(Duration::from_secs(3))
+        .expect("all threads leave their accept loop");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// libfcgi installs its handlers without SA_RESTART and never retries EINTR, so a SIGUSR1
+/// during a body read loses the body. Here the request completes, then the program stops.
+#[test]
+fn signal_during_a_body_read_loses_nothing() {
+    let mut app = App::spawn(Flavor::Ours, "echo", &[], ListenKind::Unix);
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let params = encode_pairs(&[
+        ("REQUEST_METHOD", "POST"),
+        ("QUERY_STRING", ""),
+        ("CONTENT_LENGTH", &body.len().to_string()),
+    ]);
+    let mut c = Conn::connect(app.addr()).unwrap();
+    let mut first = begin(1, 1, false).to_vec();
+    first.extend(stream(PARAMS, 1, &params, 65535));
+    first.extend(record(STDIN, 1, &body[..1000]));
+    c.write_raw(&first).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    app.signal("USR1");
+    std::thread::sleep(Duration::from_millis(200));
+    c.write_raw_background(stream(STDIN, 1, &body[1000..], 32768))
+        .unwrap();
+    let got = c.read_raw(Duration::from_secs(5));
+    let stdout: Vec<u8> = got
+        .records()
+        .iter()
+        .filter(|r| r.record_type() == STDOUT)
+        .flat_map(|r| r.content.clone())
+        .collect();
+    assert!(
+        stdout.ends_with(&body),
+        "the whole body came back ({} bytes of output)",
+        stdout.len()
+    );
+    let status = app
+        .wait_exit(Duration::from_secs(3))
+        .expect("stops after the request");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn get_values_reports_the_real_configuration() {
+    let app = App::spawn(Flavor::Ours, "threaded", &["-t", "4"], ListenKind::Unix);
+    assert!(ok_request(&app));
+    // Every thread registers on its first accept; give them a moment to get there.
+    let values = common::wait_for(Duration::from_secs(3), Duration::from_millis(50), || {
+        let mut c = Conn::connect(app.addr()).ok()?;
+        let v = c
+            .get_values(&[
+                "FCGI_MAX_CONNS",
+                "FCGI_MAX_REQS",
+                "FCGI_MPXS_CONNS",
+                "FCGI_MPXS_CONNS",
+            ])
+            .ok()?;
+        v.iter()
+            .any(|(k, v)| k == "FCGI_MAX_REQS" && v == "4")
+            .then_some(v)
+    })
+    .expect("FCGI_MAX_REQS=4 for four threads");
+    let get = |k: &str| values.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("FCGI_MPXS_CONNS"), Some("0"));
+    assert_eq!(get("FCGI_MAX_CONNS"), Some("1024"));
+    assert_eq!(values.len(), 3, "each name answered once: {values:?}");
+}
+
+#[test]
+fn limits_from_the_environment() {
+    let app = spawn_env(
+        "echo",
+        &[],
+        &[
+            ("FCGI_RS_MAX_PARAMS", "40"),
+            ("FCGI_RS_MAX_VALUE_LEN", "100"),
+        ],
+    );
+    assert!(ok_request(&app));
+    let mut many = Request::http("GET", "/many");
+    for i in 0..60 {
+        many = many.param(&format!("P{i}"), "v");
+    }
+    let mut c = Conn::connect(app.addr()).unwrap();
+    assert!(
+        c.request(&many).is_err(),
+        "too many params: connection closed"
+    );
+    let mut c = Conn::connect(app.addr()).unwrap();
+    assert!(c
+        .request(&Request::http("GET", "/long").param("LONG", &"x".repeat(101)))
+        .is_err());
+    assert!(ok_request(&app), "other requests still served");
+    let log = app.stderr_text();
+    assert!(log.contains("max_params"), "log names the limit: {log}");
+    assert!(log.contains("max_value_len"), "log names the limit: {log}");
+}
+
+#[test]
+fn limits_from_the_c_api() {
+    let dir = common::procs::TempDir::new("limits");
+    let src = dir.join("limited.c");
+    std::fs::write(
+        &src,
+        r#"#include <fcgiapp.h>
+#include <fcgi_rs.h>
+int main(void) {
+    FCGX_Request r;
+    if (fcgi_rs_set_limit("max_params", 6) != 0 || fcgi_rs_set_limit("no_such_limit", 1) != -1) return 2;
+    FCGX_Init();
+    FCGX_InitRequest(&r, 0, 0);
+    while (FCGX_Accept_r(&r) >= 0) FCGX_PutS("Content-Type: text/plain\r\n\r\nok\n", r.out);
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let exe = dir.join("limited");
+    let build = common::paths::build_dir();
+    let out = std::process::Command::new("cc")
+        .arg(format!(
+            "-I{}",
+            common::paths::repo_root().join("include").display()
+        ))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", build.join("lib").display()))
+        .arg("-lfcgi_rs")
+        .arg(format!("-Wl,-rpath,{}", build.join("lib").display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = App::spawn_program(&exe, ListenKind::Unix, &SpawnOpts::default());
+    let mut c = Conn::connect(app.addr()).unwrap();
+    assert!(c.request(&Request::new().param("A", "1")).is_ok());
+    let mut c = Conn::connect(app.addr()).unwrap();
+    let mut many = Request::new();
+    for i in 0..10 {
+        many = many.param(&format!("P{i}"), "v");
+    }
+    assert!(c.request(&many).is_err());
+}
+
+#[test]
+fn idle_connections_are_closed_and_never_block_others() {
+    let app = spawn_env("echo", &[], &[("FCGI_RS_IDLE_TIMEOUT_MS", "400")]);
+    let mut idle: Vec<Conn> = (0..20)
+        .map(|_| Conn::connect(app.addr()).unwrap())
+        .collect();
+    let t = Instant::now();
+    assert!(ok_request(&app), "served while 20 connections sit idle");
+    assert!(t.elapsed() < Duration::from_millis(300));
+    for c in &mut idle {
+        assert!(
+            c.wait_closed(Duration::from_secs(3)),
+            "idle connection closed by the timeout"
+        );
+    }
+    assert!(ok_request(&app));
+}
+
+#[test]
+fn web_server_addrs_filter_ipv4_and_ipv6() {
+    for (kind, allowed, refused) in [
+        (ListenKind::Tcp, "127.0.0.1", "10.9.9.9"),
+        (ListenKind::Tcp6, "::1", "::2"),
+    ] {
+        let ok = App::spawn_with(
+            Flavor::Ours,
+            "echo",
+            kind,
+            &SpawnOpts {
+                env: vec![(
+                    "FCGI_WEB_SERVER_ADDRS".into(),
+                    format!(" 10.1.2.3, {allowed}"),
+                )],
+                ..Default::default()
+            },
+        );
+        assert!(ok_request(&ok), "{allowed} is allowed");
+        let no = App::spawn_with(
+            Flavor::Ours,
+            "echo",
+            kind,
+            &SpawnOpts {
+                env: vec![("FCGI_WEB_SERVER_ADDRS".into(), refused.into())],
+                ..Default::default()
+            },
+        );
+        let mut c = Conn::connect(no.addr()).unwrap();
+        assert!(
+            c.request(&Request::http("GET", "/")).is_err(),
+            "peer not in the list is refused"
+        );
+        assert!(no.stderr_text().contains("FCGI_WEB_SERVER_ADDRS"));
+    }
+}
