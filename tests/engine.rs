@@ -134,7 +134,7 @@ fn limits_from_the_environment() {
     assert!(ok_request(&app));
     let mut many = Request::http("GET", "/many");
     for i in 0..60 {
-        many = many.param(&format!("P{i}"), "v");
+        many = many.param(format!("P{i}"), "v");
     }
     let mut c = Conn::connect(app.addr()).unwrap();
     assert!(
@@ -143,7 +143,7 @@ fn limits_from_the_environment() {
     );
     let mut c = Conn::connect(app.addr()).unwrap();
     assert!(c
-        .request(&Request::http("GET", "/long").param("LONG", &"x".repeat(101)))
+        .request(&Request::http("GET", "/long").param("LONG", "x".repeat(101)))
         .is_err());
     assert!(ok_request(&app), "other requests still served");
     let log = app.stderr_text();
@@ -196,7 +196,7 @@ int main(void) {
     let mut c = Conn::connect(app.addr()).unwrap();
     let mut many = Request::new();
     for i in 0..10 {
-        many = many.param(&format!("P{i}"), "v");
+        many = many.param(format!("P{i}"), "v");
     }
     assert!(c.request(&many).is_err());
 }

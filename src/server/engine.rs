@@ -94,7 +94,10 @@ enum Slot {
     Busy { pending: bool },
 }
 
+/// Connections stay boxed everywhere: a `Box<Served>` moves between threads, slots and the
+/// C layer as one pointer, and its buffers never move.
 #[derive(Debug)]
+#[allow(clippy::vec_box)]
 struct EngineState {
     slots: Vec<Slot>,
     free: Vec<u32>,
