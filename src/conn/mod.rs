@@ -450,6 +450,10 @@ impl<T: Transport> Connection<T> {
                 } else {
                     self.input.error.get_or_insert(InputError::Aborted);
                 }
+                crate::log::info(format_args!(
+                    "request {}: aborted by the web server (ABORT_REQUEST)",
+                    self.request_id
+                ));
                 Ok(Step::Progress)
             }
             t if self.phase == Phase::Active && t == self.input.kind && !self.input.eof => {
@@ -713,8 +717,9 @@ impl<T: Transport> Connection<T> {
     /// request's input has been seen (then closing the socket cannot reset the connection).
     fn drain_buffered_input(&mut self) -> bool {
         loop {
-            if self.input.error.is_some() {
-                return false;
+            if let Some(e) = self.input.error {
+                // After ABORT_REQUEST the web server sends nothing more for this request.
+                return e == InputError::Aborted;
             }
             match self.input_chunk(false) {
                 Ok([]) => {
