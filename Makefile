@@ -109,7 +109,7 @@ $(SHIM_O): $(REPO)/csrc/printf_shim.c $(REPO)/include/fcgiapp.h
 # ---- Export list -----------------------------------------------------------------------------
 $(EXPORTS_MAP): $(RUST_A) $(SHIM_O) $(REPO)/capi-lib/exports/libfcgi.syms \
                 $(REPO)/include/fcgi_rs.h $(REPO)/mk/exports.sh
-	$(REPO)/mk/exports.sh $(RUST_A) $(SHIM_O) $(REPO)/capi-lib/exports/libfcgi.syms \
+	bash $(REPO)/mk/exports.sh $(RUST_A) $(SHIM_O) $(REPO)/capi-lib/exports/libfcgi.syms \
 	  $(REPO)/include/fcgi_rs.h $(OBJ)
 
 # ---- Libraries -------------------------------------------------------------------------------
