@@ -60,7 +60,13 @@ impl Limits {
     /// request); `Err` names the problem.
     pub fn set(&mut self, name: &str, value: u64) -> Result<(), &'static str> {
         let as_usize = || usize::try_from(value).map_err(|_| "value too large");
-        let nonzero = |v: usize| if v == 0 { Err("must be greater than zero") } else { Ok(v) };
+        let nonzero = |v: usize| {
+            if v == 0 {
+                Err("must be greater than zero")
+            } else {
+                Ok(v)
+            }
+        };
         match name {
             "max_params_bytes" => self.max_params_bytes = nonzero(as_usize()?)?,
             "max_params" => self.max_params = nonzero(as_usize()?)?,
@@ -85,9 +91,14 @@ impl Limits {
         }
         for name in LIMIT_NAMES {
             let var = format!("FCGI_RS_{}", name.to_ascii_uppercase());
-            let Some(raw) = std::env::var_os(&var) else { continue };
+            let Some(raw) = std::env::var_os(&var) else {
+                continue;
+            };
             let parsed = raw.to_str().and_then(|s| s.trim().parse::<u64>().ok());
-            match parsed.ok_or("not a number").and_then(|v| limits.set(name, v)) {
+            match parsed
+                .ok_or("not a number")
+                .and_then(|v| limits.set(name, v))
+            {
                 Ok(()) => {}
                 Err(why) => crate::log::warn(format_args!("ignoring {var}={raw:?}: {why}")),
             }

@@ -46,7 +46,10 @@ pub fn log(level: Level, args: fmt::Arguments<'_>) {
         return;
     }
     // A fixed stack buffer: logging must not allocate (it runs on hostile-input paths).
-    let mut line = LineBuf { buf: [0; 512], len: 0 };
+    let mut line = LineBuf {
+        buf: [0; 512],
+        len: 0,
+    };
     let tag = match level {
         Level::Error => "error",
         Level::Warn => "warning",

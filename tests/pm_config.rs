@@ -1,0 +1,67 @@
+//! Configuration errors through the command: refused with `file:line: reason`, exit code 78.
+
+use std::process::Command;
+
+fn check(text: &str) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("fcgi-rs-pm-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("p{}.conf", text.len()));
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
+        .arg("-t")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let msg = String::from_utf8_lossy(&out.stderr).replace(path.to_str().unwrap(), "FILE");
+    (out.status.code().unwrap_or(-1), msg)
+}
+
+#[test]
+fn bad_files_are_refused_with_location() {
+    for (text, want) in [
+        ("[www]\nlisten = 9000\npm.max_children = 2\npm.maxchildren = 3\n", "FILE:4: unknown directive 'pm.maxchildren'"),
+        ("[www]\nlisten = 9000\npm.max_children = 2\nrequest_terminate_timeout = 3w\n", "FILE:4: '3w' is not a duration"),
+        ("[www]\nlisten = 9000\npm = dynamic\npm.max_children = 4\npm.min_spare_servers = 1\npm.max_spare_servers = 2\npm.start_servers = 3\n", "FILE:1: [pool www] pm.start_servers(3)"),
+        ("[www]\nlisten = 9000\npm.max_children = 2\n", "[pool www] no program"),
+    ] {
+        let (code, msg) = check(text);
+        assert_eq!(code, 78, "{msg}");
+        assert!(msg.contains(want), "got {msg:?}, want {want:?}");
+    }
+}
+
+#[test]
+fn good_file_and_command_line_form() {
+    let (code, msg) = check(
+        "[www]\nlisten = 127.0.0.1:9000\npm = ondemand\npm.max_children = 3\ncommand = /bin/true\n",
+    );
+    assert_eq!(code, 0, "{msg}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
+        .args([
+            "-t",
+            "-a",
+            "127.0.0.1:9000",
+            "-n",
+            "8",
+            "--pm",
+            "dynamic",
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("pm dynamic max_children 8"), "{s}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
+        .args(["-t", "--pm", "sometimes", "--", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
