@@ -69,8 +69,11 @@ impl Listener {
         Listener::inherited(3).map(Some)
     }
 
-    /// systemd's socket if there is one, else fd 0.
+    /// systemd's socket if there is one, else fd 0. When the environment configures a
+    /// process-managed pool (`FCGI_RS_PM`, `FCGI_RS_PM_CONFIG`), this is where the process
+    /// forks: the master runs the pool and never returns, each worker gets the pool's socket.
     pub fn from_env() -> io::Result<Listener> {
+        crate::pm::hooks::enter_once();
         match Listener::from_systemd()? {
             Some(l) => Ok(l),
             None => Listener::from_stdin(),

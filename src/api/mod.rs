@@ -70,14 +70,28 @@ impl Server {
         &self.listener
     }
 
-    /// Waits for the next request (for programs that run their own loop).
+    /// Waits for the next request (for programs that run their own loop). In a worker of a
+    /// process-managed pool, status and ping requests are answered here and never returned.
     pub fn accept(&self) -> Result<Request, AcceptOutcome> {
-        match self.engine.accept(false) {
-            Ok(served) => Ok(Request::new(served, self.engine.clone())),
-            Err(AcceptError::Shutdown) | Err(AcceptError::Interrupted) => {
-                Err(AcceptOutcome::Shutdown)
+        loop {
+            if crate::pm::hooks::should_stop() {
+                self.engine.begin_drain();
             }
-            Err(AcceptError::Os(e)) => Err(AcceptOutcome::Failed(io::Error::from_raw_os_error(e))),
+            let mut served = match self.engine.accept(false) {
+                Ok(served) => served,
+                Err(AcceptError::Shutdown) | Err(AcceptError::Interrupted) => {
+                    return Err(AcceptOutcome::Shutdown)
+                }
+                Err(AcceptError::Os(e)) => {
+                    return Err(AcceptOutcome::Failed(io::Error::from_raw_os_error(e)))
+                }
+            };
+            if !crate::pm::hooks::on_request(&mut served.conn) {
+                return Ok(Request::new(served, self.engine.clone()));
+            }
+            let fate = served.conn.finish(0);
+            self.engine.release(served, fate);
+            crate::pm::hooks::on_finished();
         }
     }
 

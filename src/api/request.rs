@@ -152,6 +152,7 @@ impl Request {
         };
         let fate = served.conn.finish(self.app_status);
         self.engine.release(served, fate);
+        crate::pm::hooks::on_finished();
         Ok(())
     }
 }

@@ -35,6 +35,9 @@ impl GlobalRequest {
 #[no_mangle]
 pub extern "C" fn FCGX_Init() -> c_int {
     if !INITIALIZED.swap(true, Ordering::AcqRel) {
+        // A pool configured by the environment forks here (the master never returns):
+        // workers come back with the pool's socket on fd 0.
+        crate::pm::hooks::enter_once();
         // Limits are read from the environment once, here.
         server::with_limits(|_| ());
         if sys::net::adopt_systemd_socket() {
@@ -145,10 +148,22 @@ pub unsafe extern "C" fn FCGX_Accept_r(request: *mut FCGX_Request) -> c_int {
         }
     }
     let engine = st.engine.clone().expect("set above");
-    let served = match engine.accept(req.flags & FCGI_FAIL_ACCEPT_ON_INTR != 0) {
-        Ok(s) => s,
-        Err(AcceptError::Shutdown) | Err(AcceptError::Interrupted) => return -libc::EINTR,
-        Err(AcceptError::Os(e)) => return -e,
+    let served = loop {
+        if crate::pm::hooks::should_stop() {
+            engine.begin_drain();
+        }
+        let mut served = match engine.accept(req.flags & FCGI_FAIL_ACCEPT_ON_INTR != 0) {
+            Ok(s) => s,
+            Err(AcceptError::Shutdown) | Err(AcceptError::Interrupted) => return -libc::EINTR,
+            Err(AcceptError::Os(e)) => return -e,
+        };
+        if !crate::pm::hooks::on_request(&mut served.conn) {
+            break served;
+        }
+        // A status or ping page, answered by the library: the program never sees it.
+        let fate = served.conn.finish(0);
+        engine.release(served, fate);
+        crate::pm::hooks::on_finished();
     };
     let served = st.served.insert(served);
     // Build envp over the params arena: pointers into one block, no copy.
@@ -205,6 +220,7 @@ pub unsafe extern "C" fn FCGX_Finish_r(request: *mut FCGX_Request) {
         if let Some(engine) = &st.engine {
             engine.release(served, fate);
         }
+        crate::pm::hooks::on_finished();
     }
     st.close_streams();
     req.in_ = std::ptr::null_mut();

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod scoreboard;
 pub mod status;
 pub mod worker;
+pub mod hooks;
 
 pub use config::{Config, ConfigError, PmMode, PoolConfig};
 pub use master::{run, Mode};

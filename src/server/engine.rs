@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A connected socket as a [`Transport`]. `None` once closed (the object is recycled).
@@ -83,7 +83,10 @@ pub enum AcceptError {
 
 const TOKEN_LISTEN: u64 = 0;
 const TOKEN_WAKE: u64 = 1;
-const TOKEN_FIRST_SLOT: u64 = 2;
+const TOKEN_KICK: u64 = 2;
+const TOKEN_FIRST_SLOT: u64 = 3;
+/// How long a draining engine waits for another request on the connections it holds.
+pub const DRAIN_QUIET: Duration = Duration::from_millis(100);
 /// Recycled connection objects kept for reuse (their buffers are the expensive part).
 const SPARE_MAX: usize = 64;
 
@@ -133,6 +136,11 @@ pub struct AcceptEngine {
     limits: Limits,
     addrs: Option<WebServerAddrs>,
     workers: AtomicU32,
+    draining: AtomicBool,
+    /// Wakes the threads waiting in this engine when it starts draining: one unit each.
+    kick: OwnedFd,
+    /// Threads inside `accept` now.
+    in_accept: AtomicU32,
 }
 
 impl AcceptEngine {
@@ -148,6 +156,8 @@ impl AcceptEngine {
         let epoll = Epoll::new()?;
         epoll.add(listen_fd, TOKEN_LISTEN, net::EV_IN)?;
         epoll.add(net::wake_fd(), TOKEN_WAKE, net::EV_IN)?;
+        let kick = net::semaphore_eventfd()?;
+        epoll.add(kick.as_raw_fd(), TOKEN_KICK, net::EV_IN)?;
         Ok(AcceptEngine {
             listen_fd,
             epoll,
@@ -162,6 +172,9 @@ impl AcceptEngine {
             limits,
             addrs,
             workers: AtomicU32::new(0),
+            draining: AtomicBool::new(false),
+            kick,
+            in_accept: AtomicU32::new(0),
         })
     }
 
@@ -190,20 +203,43 @@ impl AcceptEngine {
     }
 
     /// Waits for the next complete request head on any connection of this listen socket.
+    ///
+    /// Once a stop is requested (SIGTERM/SIGUSR1, [`AcceptEngine::begin_drain`]) it drains:
+    /// no new connection is accepted, but requests the web server has already sent (or sends
+    /// within [`DRAIN_QUIET`]) on connections this engine holds are still served, so a stopping
+    /// worker does not reset kept-alive connections that carry a request. It returns
+    /// `Shutdown` after a quiet period with nothing to serve.
     pub fn accept(&self, fail_on_intr: bool) -> Result<Box<Served>, AcceptError> {
+        self.in_accept.fetch_add(1, Ordering::AcqRel);
+        let r = self.accept_inner(fail_on_intr);
+        self.in_accept.fetch_sub(1, Ordering::AcqRel);
+        r
+    }
+
+    fn accept_inner(&self, fail_on_intr: bool) -> Result<Box<Served>, AcceptError> {
         loop {
             if net::shutdown_requested() {
-                return Err(AcceptError::Shutdown);
+                self.begin_drain();
             }
+            let draining = self.draining.load(Ordering::Acquire);
             let timeout = {
                 let mut st = self.state.lock();
                 if let Some(s) = st.ready.pop_front() {
                     return Ok(s);
                 }
-                self.sweep_idle(&mut st)
+                if draining && st.open == 0 {
+                    return Err(AcceptError::Shutdown);
+                }
+                let t = self.sweep_idle(&mut st);
+                if draining {
+                    DRAIN_QUIET.as_millis() as i32
+                } else {
+                    t
+                }
             };
             let token = match self.epoll.wait_one(timeout) {
                 Ok(Some(t)) => t,
+                Ok(None) if draining => return Err(AcceptError::Shutdown),
                 Ok(None) => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     if fail_on_intr && !net::shutdown_requested() {
@@ -215,6 +251,10 @@ impl AcceptEngine {
             };
             let served = match token {
                 TOKEN_WAKE => continue,
+                TOKEN_KICK => {
+                    net::eventfd_take(self.kick.as_raw_fd());
+                    continue;
+                }
                 TOKEN_LISTEN => match self.accept_new()? {
                     Some(s) => s,
                     None => continue,
@@ -227,6 +267,22 @@ impl AcceptEngine {
             if let Some(ready) = self.advance(served) {
                 return Ok(ready);
             }
+        }
+    }
+
+    /// Stops taking new connections on this engine (other processes sharing the listen socket
+    /// go on accepting); see [`AcceptEngine::accept`].
+    pub fn begin_drain(&self) {
+        if !self.draining.swap(true, Ordering::AcqRel) {
+            self.epoll.delete(self.listen_fd);
+            // The process-wide wake descriptor stays readable once shutdown is requested and
+            // would spin a draining wait; the threads waiting here are woken by the kick,
+            // one unit each, and then wait with the drain timeout.
+            self.epoll.delete(net::wake_fd());
+            net::eventfd_post(
+                self.kick.as_raw_fd(),
+                self.in_accept.load(Ordering::Acquire).max(1) as u64,
+            );
         }
     }
 
@@ -376,6 +432,12 @@ impl AcceptEngine {
 
     /// Takes back a connection after its request: kept for the next request, or closed.
     pub fn release(&self, s: Box<Served>, fate: Fate) {
+        // A draining engine closes each connection once its request is answered (the web server
+        // sees a clean close of an idle connection and stops using it).
+        let fate = match fate {
+            Fate::Keep if self.draining.load(Ordering::Acquire) => Fate::Close { linger: false },
+            f => f,
+        };
         match fate {
             Fate::Keep => {
                 // A pipelined request may already be complete in the buffer.

@@ -5,7 +5,7 @@ mod engine;
 pub mod listen;
 
 pub use addrs::WebServerAddrs;
-pub use engine::{AcceptEngine, AcceptError, FdIo, Served, SocketIo};
+pub use engine::{AcceptEngine, AcceptError, FdIo, Served, SocketIo, DRAIN_QUIET};
 pub use listen::{open_socket, parse_addr, ListenAddr};
 
 use crate::limits::Limits;

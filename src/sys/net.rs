@@ -403,3 +403,32 @@ pub fn adopt_systemd_socket() -> bool {
     }
     true
 }
+
+/// A non-blocking eventfd in semaphore mode: each read takes one unit.
+pub fn semaphore_eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall.
+    let fd = unsafe {
+        libc::eventfd(
+            0,
+            libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | libc::EFD_SEMAPHORE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds `n` units to an eventfd.
+pub fn eventfd_post(fd: RawFd, n: u64) {
+    // SAFETY: 8 bytes from a valid u64.
+    unsafe { libc::write(fd, &n as *const u64 as *const libc::c_void, 8) };
+}
+
+/// Takes one unit from a semaphore eventfd (nothing happens when it has none).
+pub fn eventfd_take(fd: RawFd) {
+    let mut v: u64 = 0;
+    // SAFETY: 8 writable bytes.
+    unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+}
