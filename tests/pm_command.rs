@@ -59,7 +59,10 @@ impl Pm {
             cmd.arg(e.replace("@DIR", dir.to_str().unwrap()));
         }
         cmd.arg("--").arg(&prog);
-        cmd.stdin(Stdio::null()).stderr(Stdio::piped());
+        // The master's log goes to a file: a pipe nobody drains would fill up after a few
+        // hundred respawn lines and block the master.
+        let log = std::fs::File::create(dir.join("master.log")).unwrap();
+        cmd.stdin(Stdio::null()).stderr(Stdio::from(log));
         let child = cmd.spawn().unwrap();
         let pm = Pm { child, dir, sock };
         let t0 = Instant::now();
@@ -101,11 +104,7 @@ impl Pm {
     }
 
     fn stderr(&mut self) -> String {
-        let mut s = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
+        std::fs::read_to_string(self.dir.join("master.log")).unwrap_or_default()
     }
 }
 
