@@ -339,8 +339,17 @@ impl<T: Transport> Connection<T> {
                                 limits,
                                 ..
                             } = self;
+                            let mut chunk = &rbuf.data()[..avail];
+                            if decoder.is_at_boundary() {
+                                // Whole pairs straight from the buffer; only a pair that
+                                // continues in the next record goes through the decoder.
+                                let done = params
+                                    .append_pairs(chunk, limits)
+                                    .map_err(ProtocolError::Params)?;
+                                chunk = &chunk[done..];
+                            }
                             decoder
-                                .feed(&rbuf.data()[..avail], |ev| params.apply(ev, limits))
+                                .feed(chunk, |ev| params.apply(ev, limits))
                                 .map_err(ProtocolError::Params)?;
                         }
                         Sink::Skip => {}

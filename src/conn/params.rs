@@ -66,21 +66,8 @@ impl ParamsArena {
                 value_len,
             } => {
                 let (n, v) = (name_len as usize, value_len as usize);
-                if n > limits.max_name_len {
-                    return Err(NvError::Refused("param name longer than max_name_len"));
-                }
-                if v > limits.max_value_len {
-                    return Err(NvError::Refused("param value longer than max_value_len"));
-                }
-                if self.entries.len() >= limits.max_params {
-                    return Err(NvError::Refused("more params than max_params"));
-                }
-                // n and v are each bounded above, so this sum cannot overflow.
-                let need = n + v + 2;
-                if self.bytes.len() + need > limits.max_params_bytes {
-                    return Err(NvError::Refused("params larger than max_params_bytes"));
-                }
-                self.bytes.reserve(need);
+                self.check(n, v, limits)?;
+                self.bytes.reserve(n + v + 2);
                 self.pending = Some(Entry {
                     start: self.bytes.len() as u32,
                     name_len,
@@ -102,6 +89,60 @@ impl ParamsArena {
                 self.bytes.push(0);
                 self.entries.push(entry);
             }
+        }
+        Ok(())
+    }
+
+    /// Fast path for a PARAMS body that is all in memory: stores every complete pair of
+    /// `content` directly and returns how many bytes it consumed (a pair split across records
+    /// is left for the streaming decoder). Only call it between pairs.
+    pub fn append_pairs(&mut self, content: &[u8], limits: &Limits) -> Result<usize, NvError> {
+        // Each stored pair takes at most as many bytes as its encoding (lengths take at least
+        // two bytes, `=` and NUL exactly two), so one reservation covers the whole record.
+        self.bytes.reserve(content.len());
+        let mut at = 0;
+        loop {
+            let rest = &content[at..];
+            let Some((name_len, a)) = read_len(rest) else {
+                break;
+            };
+            let Some((value_len, b)) = read_len(&rest[a..]) else {
+                break;
+            };
+            let (n, v) = (name_len as usize, value_len as usize);
+            let head = a + b;
+            if rest.len() - head < n || rest.len() - head - n < v {
+                break;
+            }
+            self.check(n, v, limits)?;
+            let start = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(&rest[head..head + n]);
+            self.bytes.push(b'=');
+            self.bytes.extend_from_slice(&rest[head + n..head + n + v]);
+            self.bytes.push(0);
+            self.entries.push(Entry {
+                start,
+                name_len,
+                value_len,
+            });
+            at += head + n + v;
+        }
+        Ok(at)
+    }
+
+    fn check(&self, n: usize, v: usize, limits: &Limits) -> Result<(), NvError> {
+        if n > limits.max_name_len {
+            return Err(NvError::Refused("param name longer than max_name_len"));
+        }
+        if v > limits.max_value_len {
+            return Err(NvError::Refused("param value longer than max_value_len"));
+        }
+        if self.entries.len() >= limits.max_params {
+            return Err(NvError::Refused("more params than max_params"));
+        }
+        // n and v are each bounded above, so this sum cannot overflow.
+        if self.bytes.len() + n + v + 2 > limits.max_params_bytes {
+            return Err(NvError::Refused("params larger than max_params_bytes"));
         }
         Ok(())
     }
@@ -147,6 +188,16 @@ impl ParamsArena {
     pub fn raw_mut(&mut self) -> (&mut [u8], &[Entry]) {
         (&mut self.bytes, &self.entries)
     }
+}
+
+/// One name-value length (1 byte, or 4 with the high bit set) and its encoded size.
+fn read_len(b: &[u8]) -> Option<(u32, usize)> {
+    let first = *b.first()?;
+    if first & 0x80 == 0 {
+        return Some((first as u32, 1));
+    }
+    let four: [u8; 4] = b.get(..4)?.try_into().ok()?;
+    Some((u32::from_be_bytes(four) & 0x7fff_ffff, 4))
 }
 
 #[cfg(test)]
