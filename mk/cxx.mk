@@ -45,15 +45,17 @@ $(CXX_COMPAT_LIB): $(CXX_LIB_OBJ) $(BUILD)/compat/libfcgi.so.0
 	$(CXX) -shared -Wl,-soname,libfcgi++.so.0 -o $@ $(CXX_LIB_OBJ) \
 		-Wl,--no-as-needed $(BUILD)/compat/libfcgi.so.0 -Wl,--as-needed
 
+# Linked against the shared library by path: -lfcgi_rs could find libfcgi_rs.a first while
+# a parallel build has not made the libfcgi_rs.so symlink yet.
 $(CXX_RS_LIB): $(CXX_LIB_OBJ) $(BUILD)/lib/libfcgi_rs.so.0
 	@mkdir -p $(dir $@)
 	$(CXX) -shared -Wl,-soname,libfcgi_rs++.so.0 -o $@ $(CXX_LIB_OBJ) \
-		-L$(BUILD)/lib -Wl,--no-as-needed -lfcgi_rs -Wl,--as-needed
+		-Wl,--no-as-needed $(BUILD)/lib/libfcgi_rs.so.0 -Wl,--as-needed
 
 $(CXX_RS_LINK): $(CXX_RS_LIB)
 	ln -sfn libfcgi_rs++.so.0 $@
 
-$(CXX_ECHO_OURS): $(CXX_ECHO_SRC) $(CXX_LIB_HDR) $(CXX_RS_LINK)
+$(CXX_ECHO_OURS): $(CXX_ECHO_SRC) $(CXX_LIB_HDR) $(CXX_RS_LINK) $(FCGI_RS_LIB_DEPS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXX_OPT) $(CXX_WARN) $(FCGI_RS_CFLAGS) -o $@ $< \
 		-L$(BUILD)/lib -Wl,-rpath,$(BUILD)/lib -lfcgi_rs++ -lfcgi_rs
