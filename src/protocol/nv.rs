@@ -251,7 +251,9 @@ pub fn encode_pair(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn decode_all(chunks: &[&[u8]]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, NvError> {
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn decode_all(chunks: &[&[u8]]) -> Result<Pairs, NvError> {
         let mut d = PairDecoder::new();
         let mut out = Vec::new();
         let mut cur = (Vec::new(), Vec::new());
