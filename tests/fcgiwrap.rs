@@ -293,7 +293,11 @@ fn serves_scripts(flavor: Flavor) {
             site.fd_count(),
             fds_before
         ),
-        Flavor::Libfcgi => println!("[libfcgi] fcgiwrap fds: {} now, {} before the load", site.fd_count(), fds_before),
+        Flavor::Libfcgi => println!(
+            "[libfcgi] fcgiwrap fds: {} now, {} before the load",
+            site.fd_count(),
+            fds_before
+        ),
     }
     let mut app = site.app;
     assert!(app.is_alive(), "fcgiwrap died: {}", app.stderr_text());

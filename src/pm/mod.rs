@@ -10,13 +10,13 @@
 //! - the `fcgi-rs-pm` command, which runs any FastCGI program in the workers.
 
 pub mod config;
+pub mod hooks;
 pub mod listen;
 pub mod master;
 pub mod notify;
 pub mod scoreboard;
 pub mod status;
 pub mod worker;
-pub mod hooks;
 
 pub use config::{Config, ConfigError, PmMode, PoolConfig};
 pub use master::{run, Mode};
