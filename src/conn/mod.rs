@@ -176,6 +176,14 @@ impl InputState {
     }
 }
 
+/// How long [`Connection::read_head`] may wait for bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeadWait {
+    No,
+    Bounded,
+    Forever,
+}
+
 /// Result of one processing step over buffered bytes.
 enum Step {
     /// Something was consumed; go on.
@@ -289,12 +297,33 @@ impl<T: Transport> Connection<T> {
     /// PARAMS have arrived, `Ok(false)` when more bytes are needed and `wait` is false (or the
     /// transport would block). Management records met on the way are answered.
     pub fn read_head(&mut self, wait: bool) -> Result<bool, ConnError> {
+        self.read_head_by(if wait {
+            HeadWait::Forever
+        } else {
+            HeadWait::No
+        })
+    }
+
+    /// [`Connection::read_head`], waiting for bytes at most as long as the transport's
+    /// [`Transport::recv_bounded`] does.
+    pub fn read_head_bounded(&mut self) -> Result<bool, ConnError> {
+        self.read_head_by(HeadWait::Bounded)
+    }
+
+    fn read_head_by(&mut self, wait: HeadWait) -> Result<bool, ConnError> {
         debug_assert!(self.phase != Phase::Active);
         loop {
             match self.step()? {
                 Step::HeadReady => return Ok(true),
                 Step::Progress => continue,
-                Step::NeedMore => match self.rbuf.fill(&mut self.io, wait) {
+                Step::NeedMore => match {
+                    let io = &mut self.io;
+                    match wait {
+                        HeadWait::No => self.rbuf.fill(io, false),
+                        HeadWait::Forever => self.rbuf.fill(io, true),
+                        HeadWait::Bounded => self.rbuf.fill_by(|b| io.recv_bounded(b)),
+                    }
+                } {
                     Ok(0) => {
                         let idle = self.phase == Phase::AwaitBegin
                             && self.rbuf.is_empty()

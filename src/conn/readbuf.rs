@@ -57,6 +57,14 @@ impl ReadBuf {
     /// One read into the free space (moving unread bytes to the front first if needed).
     /// Returns the bytes read; `Ok(0)` is a closed peer.
     pub fn fill<T: Transport + ?Sized>(&mut self, io: &mut T, wait: bool) -> io::Result<usize> {
+        self.fill_by(|buf| io.recv(buf, wait))
+    }
+
+    /// [`ReadBuf::fill`] with the read supplied by the caller.
+    pub fn fill_by(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         if self.end == self.buf.len() {
             if self.start == 0 {
                 return Err(io::Error::other("read buffer full"));
@@ -65,7 +73,7 @@ impl ReadBuf {
             self.end -= self.start;
             self.start = 0;
         }
-        let n = io.recv(&mut self.buf[self.end..], wait)?;
+        let n = read(&mut self.buf[self.end..])?;
         self.end += n;
         Ok(n)
     }

@@ -10,6 +10,11 @@ pub trait Transport {
     /// Writes some of `bufs`, blocking until at least one byte is written. Never raises
     /// SIGPIPE. EINTR is retried inside.
     fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Reads, waiting at most a short time the transport chooses (`WouldBlock` when nothing
+    /// came). The default does not wait at all.
+    fn recv_bounded(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv(buf, false)
+    }
 }
 
 /// Writes every byte of `bufs`, however many calls it takes.

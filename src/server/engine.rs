@@ -46,7 +46,19 @@ impl SocketIo {
 
 impl Transport for SocketIo {
     fn recv(&mut self, buf: &mut [u8], wait: bool) -> io::Result<usize> {
-        net::recv(self.raw_fd(), buf, wait)
+        loop {
+            match net::recv(self.raw_fd(), buf, wait) {
+                // A waiting read only ends with EAGAIN when the direct-read timeout (see
+                // `AcceptEngine::accept`) is set on the socket; a request body read waits on.
+                Err(e) if wait && e.kind() == io::ErrorKind::WouldBlock => {
+                    net::wait_readable(self.raw_fd())
+                }
+                r => return r,
+            }
+        }
+    }
+    fn recv_bounded(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        net::recv(self.raw_fd(), buf, true)
     }
     fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         net::send_vectored(self.raw_fd(), bufs)
@@ -59,6 +71,8 @@ pub struct Served {
     pub conn: Connection<SocketIo>,
     slot: Option<u32>,
     peer: Peer,
+    /// SO_RCVTIMEO is set for direct reads.
+    direct_timeout: bool,
 }
 
 impl Served {
@@ -85,6 +99,11 @@ const TOKEN_LISTEN: u64 = 0;
 const TOKEN_WAKE: u64 = 1;
 const TOKEN_KICK: u64 = 2;
 const TOKEN_FIRST_SLOT: u64 = 3;
+/// How long a direct read (see `AcceptEngine::accept`) waits before the connection goes back
+/// to the event loop.
+pub const DIRECT_WAIT: Duration = Duration::from_millis(1);
+/// In direct mode the event loop still runs once every this many requests.
+const DIRECT_LISTEN_EVERY: u32 = 16;
 /// How long a draining engine waits for another request on the connections it holds.
 pub const DRAIN_QUIET: Duration = Duration::from_millis(100);
 /// Recycled connection objects kept for reuse (their buffers are the expensive part).
@@ -109,6 +128,9 @@ struct EngineState {
     spare: Vec<Box<Served>>,
     open: usize,
     next_sweep: Instant,
+    /// The only open connection, kept out of the event loop while it is busy (see `accept`).
+    direct: Option<Box<Served>>,
+    direct_reads: u32,
 }
 
 impl EngineState {
@@ -168,6 +190,8 @@ impl AcceptEngine {
                 spare: Vec::new(),
                 open: 0,
                 next_sweep: Instant::now(),
+                direct: None,
+                direct_reads: 0,
             }),
             limits,
             addrs,
@@ -226,6 +250,24 @@ impl AcceptEngine {
                 let mut st = self.state.lock();
                 if let Some(s) = st.ready.pop_front() {
                     return Ok(s);
+                }
+                if let Some(s) = st.direct.take() {
+                    st.direct_reads = st.direct_reads.wrapping_add(1);
+                    let check_listener = st.direct_reads % DIRECT_LISTEN_EVERY == 0;
+                    drop(st);
+                    if draining || check_listener {
+                        // Back to the event loop, which also watches the listen socket.
+                        if let Some(s) = self.park(s) {
+                            if let Some(ready) = self.advance(s) {
+                                return Ok(ready);
+                            }
+                        }
+                        continue;
+                    }
+                    match self.read_direct(s) {
+                        Some(ready) => return Ok(ready),
+                        None => continue,
+                    }
                 }
                 if draining && st.open == 0 {
                     return Err(AcceptError::Shutdown);
@@ -338,12 +380,14 @@ impl AcceptEngine {
                 s.conn.reuse(io, self.limits, self.answer());
                 s.slot = None;
                 s.peer = peer;
+                s.direct_timeout = false;
                 s
             }
             None => Box::new(Served {
                 conn: Connection::new(io, self.limits, self.answer()),
                 slot: None,
                 peer,
+                direct_timeout: false,
             }),
         };
         Ok(Some(served))
@@ -374,14 +418,7 @@ impl AcceptEngine {
                 Ok(true) => return Some(s),
                 Ok(false) => s = self.park(s)?,
                 Err(e) => {
-                    match &e {
-                        ConnError::Closed | ConnError::Done => {}
-                        ConnError::Io(io) if io.raw_os_error() == Some(libc::ECONNRESET) => {}
-                        _ => crate::log::warn(format_args!(
-                            "{}: {e}; closing the connection",
-                            s.peer
-                        )),
-                    }
+                    self.log_conn_error(&s, &e);
                     self.close(s, false);
                     return None;
                 }
@@ -430,6 +467,37 @@ impl AcceptEngine {
         }
     }
 
+    /// Direct mode: with one accepting thread and a single open connection, the next request
+    /// on that connection is read with a plain blocking `recv` bounded by [`DIRECT_WAIT`], so a
+    /// busy kept-alive connection costs one read and one write per request instead of a wait,
+    /// a read and a write. When the connection goes quiet it returns to the event loop, and
+    /// every [`DIRECT_LISTEN_EVERY`] requests the event loop runs once anyway, so a new
+    /// connection waits at most a few requests (or one `DIRECT_WAIT`).
+    fn read_direct(&self, mut s: Box<Served>) -> Option<Box<Served>> {
+        if !s.direct_timeout {
+            net::set_recv_timeout(s.raw_fd(), DIRECT_WAIT);
+            s.direct_timeout = true;
+        }
+        s.conn.set_answer(self.answer());
+        match s.conn.read_head_bounded() {
+            Ok(true) => Some(s),
+            Ok(false) => self.park(s).and_then(|s| self.advance(s)),
+            Err(e) => {
+                self.log_conn_error(&s, &e);
+                self.close(s, false);
+                None
+            }
+        }
+    }
+
+    fn log_conn_error(&self, s: &Served, e: &ConnError) {
+        match e {
+            ConnError::Closed | ConnError::Done => {}
+            ConnError::Io(io) if io.raw_os_error() == Some(libc::ECONNRESET) => {}
+            _ => crate::log::warn(format_args!("{}: {e}; closing the connection", s.peer)),
+        }
+    }
+
     /// Takes back a connection after its request: kept for the next request, or closed.
     pub fn release(&self, s: Box<Served>, fate: Fate) {
         // A draining engine closes each connection once its request is answered (the web server
@@ -444,6 +512,16 @@ impl AcceptEngine {
                 let ready = if s.conn.has_buffered_input() {
                     self.advance(s)
                 } else {
+                    let mut st = self.state.lock();
+                    let alone = st.open == 1 && st.ready.is_empty() && st.direct.is_none();
+                    if alone
+                        && self.workers.load(Ordering::Relaxed) <= 1
+                        && !self.draining.load(Ordering::Acquire)
+                    {
+                        st.direct = Some(s);
+                        return;
+                    }
+                    drop(st);
                     self.park(s).and_then(|s| self.advance(s))
                 };
                 if let Some(s) = ready {
