@@ -7,23 +7,13 @@
 //!
 //! Needs `make` (for `build/lib`) and the Debian package libfcgi-dev.
 
+mod common;
+
+use common::paths::repo_root as repo;
+use common::tools::{built, run_ok, scratch};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn built(rel: &str) -> PathBuf {
-    let p = repo().join("build").join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run `make` first (the C-interface tests use its outputs)",
-        p.display()
-    );
-    p
-}
 
 fn debian_header() -> PathBuf {
     let p = PathBuf::from("/usr/include/fcgiapp.h");
@@ -33,26 +23,6 @@ fn debian_header() -> PathBuf {
         p.display()
     );
     p
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fcgi_rs-abi-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Which fcgiapp.h a compilation with these flags picks up, from `cc -M`.

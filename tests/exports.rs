@@ -7,36 +7,13 @@
 //!
 //! Needs `make` and binutils (nm, objdump, readelf).
 
+mod common;
+
+use common::paths::repo_root as repo;
+use common::tools::{built, run_ok};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn built(rel: &str) -> PathBuf {
-    let p = repo().join("build").join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run `make` first (the C-interface tests use its outputs)",
-        p.display()
-    );
-    p
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn compat() -> PathBuf {
     built("compat/libfcgi.so.0")

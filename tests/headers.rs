@@ -8,33 +8,12 @@
 //!
 //! Needs libfcgi-dev and gcc/g++.
 
+mod common;
+
+use common::paths::repo_root as repo;
+use common::tools::{run_ok, scratch};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fcgi_rs-hdr-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn require_debian_headers() {
     for h in ["/usr/include/fcgiapp.h", "/usr/include/fastcgi.h"] {

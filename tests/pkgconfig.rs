@@ -4,44 +4,13 @@
 //!
 //! Needs `make`, pkg-config and a C compiler.
 
+mod common;
+
+use common::paths::repo_root as repo;
+use common::tools::{built, run_ok, scratch};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn built(rel: &str) -> PathBuf {
-    let p = repo().join("build").join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run `make` first (the C-interface tests use its outputs)",
-        p.display()
-    );
-    p
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fcgi_rs-pc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn pkg_config(pc_dir: &Path, args: &[&str]) -> Vec<String> {
     let out = run_ok(

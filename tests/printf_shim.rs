@@ -5,23 +5,12 @@
 //! `tests/c/printf_shim.c` prints through an FCGX stream on its stdout; this test decodes the
 //! FastCGI records and checks the text and every return value. Needs `make`.
 
+mod common;
+
+use common::paths::repo_root as repo;
+use common::tools::built;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn built(rel: &str) -> PathBuf {
-    let p = repo().join("build").join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run `make` first (the C-interface tests use its outputs)",
-        p.display()
-    );
-    p
-}
 
 fn run_ok(cmd: &mut Command) -> std::process::Output {
     let out = cmd

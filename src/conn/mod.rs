@@ -316,14 +316,7 @@ impl<T: Transport> Connection<T> {
             match self.step()? {
                 Step::HeadReady => return Ok(true),
                 Step::Progress => continue,
-                Step::NeedMore => match {
-                    let io = &mut self.io;
-                    match wait {
-                        HeadWait::No => self.rbuf.fill(io, false),
-                        HeadWait::Forever => self.rbuf.fill(io, true),
-                        HeadWait::Bounded => self.rbuf.fill_by(|b| io.recv_bounded(b)),
-                    }
-                } {
+                Step::NeedMore => match self.fill_head(wait) {
                     Ok(0) => {
                         let idle = self.phase == Phase::AwaitBegin
                             && self.rbuf.is_empty()
@@ -339,6 +332,15 @@ impl<T: Transport> Connection<T> {
                     Err(e) => return Err(ConnError::Io(e)),
                 },
             }
+        }
+    }
+
+    fn fill_head(&mut self, wait: HeadWait) -> io::Result<usize> {
+        let io = &mut self.io;
+        match wait {
+            HeadWait::No => self.rbuf.fill(io, false),
+            HeadWait::Forever => self.rbuf.fill(io, true),
+            HeadWait::Bounded => self.rbuf.fill_by(|b| io.recv_bounded(b)),
         }
     }
 

@@ -40,6 +40,7 @@ pub mod http;
 pub mod nginx;
 pub mod paths;
 pub mod procs;
+pub mod tools;
 
 use std::time::Duration;
 
