@@ -95,24 +95,12 @@ static void serve(FCGX_Request *req)
 
 int main(int argc, char **argv)
 {
-    const char *addr = NULL;
     FCGX_Request req;
-    int opt, sock;
-
-    while ((opt = getopt(argc, argv, "s:")) != -1) {
-        if (opt == 's') {
-            addr = optarg;
-        } else {
-            fprintf(stderr, "usage: %s [-s ADDR]\n", argv[0]);
-            return 2;
-        }
-    }
     if (FCGX_Init() != 0) {
         fprintf(stderr, "FCGX_Init failed\n");
         return 1;
     }
-    sock = example_listen_socket(addr);
-    FCGX_InitRequest(&req, sock, 0);
+    FCGX_InitRequest(&req, example_socket_from_args(argc, argv), 0);
     while (FCGX_Accept_r(&req) >= 0) {
         serve(&req);
         FCGX_Finish_r(&req);

@@ -31,6 +31,25 @@ static inline int example_listen_socket(const char *addr)
     return fd;
 }
 
+/*
+ * The command line of the single-threaded examples: "[-s ADDR]". Returns the listen socket
+ * (see example_listen_socket); prints the usage and exits on anything else.
+ */
+static inline int example_socket_from_args(int argc, char **argv)
+{
+    const char *addr = NULL;
+    int i;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
+            addr = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [-s ADDR]\n", argv[0]);
+            exit(2);
+        }
+    }
+    return example_listen_socket(addr);
+}
+
 static inline int hex_digit(int c)
 {
     if (c >= '0' && c <= '9')

@@ -7,7 +7,6 @@
  * Usage: filter [-s ADDR]
  */
 #include <ctype.h>
-#include <unistd.h>
 
 #include "example_util.h"
 
@@ -56,20 +55,10 @@ static void serve(FCGX_Request *req)
 
 int main(int argc, char **argv)
 {
-    const char *addr = NULL;
     FCGX_Request req;
-    int opt;
-
-    while ((opt = getopt(argc, argv, "s:")) != -1) {
-        if (opt != 's') {
-            fprintf(stderr, "usage: %s [-s ADDR]\n", argv[0]);
-            return 2;
-        }
-        addr = optarg;
-    }
     if (FCGX_Init() != 0)
         return 1;
-    FCGX_InitRequest(&req, example_listen_socket(addr), 0);
+    FCGX_InitRequest(&req, example_socket_from_args(argc, argv), 0);
     while (FCGX_Accept_r(&req) >= 0) {
         serve(&req);
         FCGX_Finish_r(&req);

@@ -9,7 +9,6 @@
  *
  * Usage: large_output [-s ADDR]
  */
-#include <unistd.h>
 
 #include "example_util.h"
 
@@ -89,22 +88,12 @@ static void serve(FCGX_Request *req, unsigned char *scratch)
 
 int main(int argc, char **argv)
 {
-    const char *addr = NULL;
     unsigned char *scratch;
     FCGX_Request req;
-    int opt;
-
-    while ((opt = getopt(argc, argv, "s:")) != -1) {
-        if (opt != 's') {
-            fprintf(stderr, "usage: %s [-s ADDR]\n", argv[0]);
-            return 2;
-        }
-        addr = optarg;
-    }
     scratch = malloc(MAX_CHUNK);
     if (scratch == NULL || FCGX_Init() != 0)
         return 1;
-    FCGX_InitRequest(&req, example_listen_socket(addr), 0);
+    FCGX_InitRequest(&req, example_socket_from_args(argc, argv), 0);
     while (FCGX_Accept_r(&req) >= 0) {
         serve(&req, scratch);
         FCGX_Finish_r(&req);
