@@ -468,6 +468,25 @@ pub unsafe extern "C" fn FCGI_puts(str: *const c_char) -> c_int {
     }
 }
 
+/// Moves `size * nmemb` bytes through an `int`-sized stream call, `op(offset, len) -> done`,
+/// as many times as needed; returns the whole items moved (libfcgi truncated the byte count
+/// to `int` and turned an error into a huge item count).
+fn in_int_chunks(size: usize, nmemb: usize, mut op: impl FnMut(usize, c_int) -> c_int) -> usize {
+    let Some(total) = size.checked_mul(nmemb).filter(|&t| t > 0) else {
+        return 0;
+    };
+    let mut done = 0usize;
+    while done < total {
+        let chunk = (total - done).min(c_int::MAX as usize) as c_int;
+        let n = op(done, chunk);
+        done += n.max(0) as usize;
+        if n < chunk {
+            break;
+        }
+    }
+    done / size
+}
+
 /// Item-count read. Unlike libfcgi, sizes beyond `int` and errors give correct counts.
 #[no_mangle]
 pub unsafe extern "C" fn FCGI_fread(
@@ -479,22 +498,10 @@ pub unsafe extern "C" fn FCGI_fread(
     // SAFETY: fp is ours; ptr has size*nmemb bytes (caller contract).
     match unsafe { inner(fp) } {
         Inner::Stdio(f) => unsafe { libc::fread(ptr, size, nmemb, f) },
-        Inner::Fcgx(s) => {
-            let Some(total) = size.checked_mul(nmemb).filter(|&t| t > 0) else {
-                return 0;
-            };
-            let mut done = 0usize;
-            while done < total {
-                let chunk = (total - done).min(c_int::MAX as usize) as c_int;
-                // SAFETY: inside the caller's buffer.
-                let n = unsafe { FCGX_GetStr((ptr as *mut c_char).add(done), chunk, s) };
-                done += n.max(0) as usize;
-                if n < chunk {
-                    break;
-                }
-            }
-            done / size
-        }
+        Inner::Fcgx(s) => in_int_chunks(size, nmemb, |at, chunk| {
+            // SAFETY: inside the caller's buffer.
+            unsafe { FCGX_GetStr((ptr as *mut c_char).add(at), chunk, s) }
+        }),
         Inner::Nothing => 0,
     }
 }
@@ -511,21 +518,10 @@ pub unsafe extern "C" fn FCGI_fwrite(
     // SAFETY: fp is ours; ptr has size*nmemb bytes (caller contract).
     match unsafe { inner(fp) } {
         Inner::Stdio(f) => unsafe { libc::fwrite(ptr, size, nmemb, f) },
-        Inner::Fcgx(s) => {
-            let Some(total) = size.checked_mul(nmemb).filter(|&t| t > 0) else {
-                return 0;
-            };
-            let mut done = 0usize;
-            while done < total {
-                let chunk = (total - done).min(c_int::MAX as usize) as c_int;
-                // SAFETY: inside the caller's buffer.
-                if unsafe { FCGX_PutStr((ptr as *const c_char).add(done), chunk, s) } != chunk {
-                    break;
-                }
-                done += chunk as usize;
-            }
-            done / size
-        }
+        Inner::Fcgx(s) => in_int_chunks(size, nmemb, |at, chunk| {
+            // SAFETY: inside the caller's buffer.
+            unsafe { FCGX_PutStr((ptr as *const c_char).add(at), chunk, s) }
+        }),
         Inner::Nothing => 0,
     }
 }
