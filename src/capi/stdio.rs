@@ -287,6 +287,7 @@ pub unsafe extern "C" fn FCGI_setvbuf(
 ) -> c_int {
     // SAFETY: fp is ours; a valid FILE.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::setvbuf(f, buf, mode, size) },
         _ => -1,
     }
@@ -296,6 +297,7 @@ pub unsafe extern "C" fn FCGI_setvbuf(
 pub unsafe extern "C" fn FCGI_setbuf(fp: *mut FCGI_FILE, buf: *mut c_char) {
     // SAFETY: fp is ours; a valid FILE.
     if let Inner::Stdio(f) = unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; `buf` follows setbuf's contract.
         unsafe { libc::setbuf(f, buf) }
     }
 }
@@ -304,6 +306,7 @@ pub unsafe extern "C" fn FCGI_setbuf(fp: *mut FCGI_FILE, buf: *mut c_char) {
 pub unsafe extern "C" fn FCGI_fseek(fp: *mut FCGI_FILE, offset: c_long, whence: c_int) -> c_int {
     // SAFETY: fp is ours; a valid FILE.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fseek(f, offset, whence) },
         _ => espipe(),
     }
@@ -314,6 +317,7 @@ pub unsafe extern "C" fn FCGI_fseek(fp: *mut FCGI_FILE, offset: c_long, whence: 
 pub unsafe extern "C" fn FCGI_ftell(fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours; a valid FILE.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::ftell(f) as c_int },
         _ => espipe(),
     }
@@ -323,6 +327,7 @@ pub unsafe extern "C" fn FCGI_ftell(fp: *mut FCGI_FILE) -> c_int {
 pub unsafe extern "C" fn FCGI_rewind(fp: *mut FCGI_FILE) {
     // SAFETY: fp is ours; a valid FILE.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::rewind(f) },
         _ => {
             espipe();
@@ -334,6 +339,7 @@ pub unsafe extern "C" fn FCGI_rewind(fp: *mut FCGI_FILE) {
 pub unsafe extern "C" fn FCGI_fgetpos(fp: *mut FCGI_FILE, pos: *mut libc::fpos_t) -> c_int {
     // SAFETY: fp is ours; a valid FILE; pos from the caller.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fgetpos(f, pos) },
         _ => espipe(),
     }
@@ -343,6 +349,7 @@ pub unsafe extern "C" fn FCGI_fgetpos(fp: *mut FCGI_FILE, pos: *mut libc::fpos_t
 pub unsafe extern "C" fn FCGI_fsetpos(fp: *mut FCGI_FILE, pos: *const libc::fpos_t) -> c_int {
     // SAFETY: fp is ours; a valid FILE; pos from the caller.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fsetpos(f, pos) },
         _ => espipe(),
     }
@@ -352,7 +359,9 @@ pub unsafe extern "C" fn FCGI_fsetpos(fp: *mut FCGI_FILE, pos: *const libc::fpos
 pub unsafe extern "C" fn FCGI_fgetc(fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours; a valid FILE or stream.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fgetc(f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_GetChar(s) },
         Inner::Nothing => EOF,
     }
@@ -368,7 +377,9 @@ pub extern "C" fn FCGI_getchar() -> c_int {
 pub unsafe extern "C" fn FCGI_ungetc(c: c_int, fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours; a valid FILE or stream.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::ungetc(c, f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_UnGetChar(c, s) },
         Inner::Nothing => EOF,
     }
@@ -382,7 +393,9 @@ pub unsafe extern "C" fn FCGI_fgets(
 ) -> *mut c_char {
     // SAFETY: fp is ours; str has size bytes (caller contract).
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fgets(str, size, f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_GetLine(str, size, s) },
         Inner::Nothing => std::ptr::null_mut(),
     }
@@ -420,7 +433,9 @@ pub unsafe extern "C" fn FCGI_gets(str: *mut c_char) -> *mut c_char {
 pub unsafe extern "C" fn FCGI_fputc(c: c_int, fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours; a valid FILE or stream.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fputc(c, f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_PutChar(c, s) },
         Inner::Nothing => EOF,
     }
@@ -437,7 +452,9 @@ pub extern "C" fn FCGI_putchar(c: c_int) -> c_int {
 pub unsafe extern "C" fn FCGI_fputs(str: *const c_char, fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours; str NUL-terminated.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fputs(str, f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_PutS(str, s) },
         Inner::Nothing => EOF,
     }
@@ -448,6 +465,7 @@ pub unsafe extern "C" fn FCGI_fputs(str: *const c_char, fp: *mut FCGI_FILE) -> c
 pub unsafe extern "C" fn FCGI_puts(str: *const c_char) -> c_int {
     // SAFETY: our static stdout; str NUL-terminated.
     match unsafe { inner(std_file(1)) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe {
             if f == stdout {
                 libc::puts(str)
@@ -457,6 +475,7 @@ pub unsafe extern "C" fn FCGI_puts(str: *const c_char) -> c_int {
                 libc::fputc(b'\n' as c_int, f)
             }
         },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe {
             if FCGX_PutS(str, s) < 0 {
                 EOF
@@ -497,6 +516,7 @@ pub unsafe extern "C" fn FCGI_fread(
 ) -> usize {
     // SAFETY: fp is ours; ptr has size*nmemb bytes (caller contract).
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fread(ptr, size, nmemb, f) },
         Inner::Fcgx(s) => in_int_chunks(size, nmemb, |at, chunk| {
             // SAFETY: inside the caller's buffer.
@@ -517,6 +537,7 @@ pub unsafe extern "C" fn FCGI_fwrite(
 ) -> usize {
     // SAFETY: fp is ours; ptr has size*nmemb bytes (caller contract).
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fwrite(ptr, size, nmemb, f) },
         Inner::Fcgx(s) => in_int_chunks(size, nmemb, |at, chunk| {
             // SAFETY: inside the caller's buffer.
@@ -531,7 +552,9 @@ pub unsafe extern "C" fn FCGI_fwrite(
 pub unsafe extern "C" fn FCGI_feof(fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::feof(f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_HasSeenEOF(s) },
         Inner::Nothing => 0,
     }
@@ -542,7 +565,9 @@ pub unsafe extern "C" fn FCGI_feof(fp: *mut FCGI_FILE) -> c_int {
 pub unsafe extern "C" fn FCGI_ferror(fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::ferror(f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_GetError(s) },
         Inner::Nothing => 0,
     }
@@ -552,7 +577,9 @@ pub unsafe extern "C" fn FCGI_ferror(fp: *mut FCGI_FILE) -> c_int {
 pub unsafe extern "C" fn FCGI_clearerr(fp: *mut FCGI_FILE) {
     // SAFETY: fp is ours.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::clearerr(f) },
+        // SAFETY: `s` is a live request stream of ours; the other arguments are the caller's.
         Inner::Fcgx(s) => unsafe { FCGX_ClearError(s) },
         Inner::Nothing => {}
     }
@@ -569,6 +596,7 @@ pub extern "C" fn FCGI_tmpfile() -> *mut FCGI_FILE {
 pub unsafe extern "C" fn FCGI_fileno(fp: *mut FCGI_FILE) -> c_int {
     // SAFETY: fp is ours.
     match unsafe { inner(fp) } {
+        // SAFETY: `f` is the C FILE this FCGI_FILE wraps; the other arguments follow the stdio contract.
         Inner::Stdio(f) => unsafe { libc::fileno(f) },
         _ => -1,
     }
@@ -594,6 +622,7 @@ pub unsafe extern "C" fn FCGI_pclose(fp: *mut FCGI_FILE) -> c_int {
         Inner::Stdio(f) => {
             // SAFETY: a FILE from popen; then our wrapper is released.
             let rc = unsafe { libc::pclose(f) };
+            // SAFETY: `fp` is an FCGI_FILE of ours, not used after this.
             unsafe { release(fp) };
             rc
         }
