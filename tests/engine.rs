@@ -154,9 +154,9 @@ fn limits_from_the_environment() {
 #[test]
 fn limits_from_the_c_api() {
     let dir = common::procs::TempDir::new("limits");
-    let src = dir.join("limited.c");
-    std::fs::write(
-        &src,
+    let exe = common::tools::compile_c(
+        dir.path(),
+        "limited",
         r#"#include <fcgiapp.h>
 #include <fcgi_rs.h>
 int main(void) {
@@ -168,27 +168,6 @@ int main(void) {
     return 0;
 }
 "#,
-    )
-    .unwrap();
-    let exe = dir.join("limited");
-    let build = common::paths::build_dir();
-    let out = std::process::Command::new("cc")
-        .arg(format!(
-            "-I{}",
-            common::paths::repo_root().join("include").display()
-        ))
-        .arg(&src)
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", build.join("lib").display()))
-        .arg("-lfcgi_rs")
-        .arg(format!("-Wl,-rpath,{}", build.join("lib").display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let app = App::spawn_program(&exe, ListenKind::Unix, &SpawnOpts::default());
     let mut c = Conn::connect(app.addr()).unwrap();
@@ -254,4 +233,75 @@ fn web_server_addrs_filter_ipv4_and_ipv6() {
         );
         assert!(no.stderr_text().contains("FCGI_WEB_SERVER_ADDRS"));
     }
+}
+
+/// libfcgi closes every connection with a lingering close (shutdown, then up to 2 s waiting
+/// for the peer), so a web server that keeps its end open stalls a single-threaded program
+/// for 2 s per request. Here the connection closes at once when the request's input is
+/// complete, and the next client is served at once.
+#[test]
+fn no_lingering_close_when_the_input_is_complete() {
+    for flavor in [Flavor::Ours, Flavor::Libfcgi] {
+        let app = App::spawn(flavor, "echo", &[], ListenKind::Unix);
+        let mut lazy = Conn::connect(app.addr()).unwrap();
+        let t = Instant::now();
+        let resp = lazy
+            .request(&Request::http("GET", "/first"))
+            .expect("answered");
+        assert_eq!(resp.app_status, 0);
+        // The client keeps its end open; how long until the program closes its end?
+        let closed = lazy.wait_closed(Duration::from_secs(4));
+        let close_after = t.elapsed();
+        let t = Instant::now();
+        assert!(ok_request(&app));
+        let next_after = t.elapsed();
+        println!(
+            "[{}] closed after {close_after:?}, next request after {next_after:?}",
+            flavor.label()
+        );
+        if flavor == Flavor::Ours {
+            assert!(
+                closed && close_after < Duration::from_millis(500),
+                "closed at once: {close_after:?}"
+            );
+            assert!(
+                next_after < Duration::from_millis(500),
+                "next client not held up: {next_after:?}"
+            );
+        }
+    }
+}
+
+/// libfcgi's FCGX_OpenSocket calls exit() when it cannot bind; here it returns -1 with errno.
+#[test]
+fn open_socket_failure_returns_instead_of_exiting() {
+    let dir = common::procs::TempDir::new("opensock");
+    let exe = common::tools::compile_c(
+        dir.path(),
+        "opensock",
+        r#"#include <errno.h>
+#include <stdio.h>
+#include <fcgiapp.h>
+int main(void) {
+    int fd;
+    FCGX_Init();
+    fd = FCGX_OpenSocket("/nonexistent-dir/app.sock", 5);
+    printf("fd=%d errno_set=%d\n", fd, errno != 0);
+    fd = FCGX_OpenSocket("no.such.host.invalid:9000", 5);
+    printf("fd=%d\n", fd);
+    return 0;
+}
+"#,
+    );
+    let out = std::process::Command::new(&exe).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fd=-1 errno_set=1\nfd=-1\n"
+    );
 }

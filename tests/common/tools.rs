@@ -33,3 +33,26 @@ pub fn scratch(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Compiles a C program from `source` against our headers and `libfcgi_rs` (run from the
+/// build tree through an rpath); returns the executable.
+pub fn compile_c(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join(name);
+    let lib = paths::build_dir().join("lib");
+    run_ok(
+        Command::new("cc")
+            .arg(format!(
+                "-I{}",
+                paths::repo_root().join("include").display()
+            ))
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe)
+            .arg(format!("-L{}", lib.display()))
+            .arg("-lfcgi_rs")
+            .arg(format!("-Wl,-rpath,{}", lib.display())),
+    );
+    exe
+}
