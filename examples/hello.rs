@@ -1,7 +1,8 @@
 //! The smallest FastCGI responder: `Hello, world!` for every request.
 //!
 //! Run it behind a web server with the listen socket on fd 0 (spawn-fcgi, the process
-//! manager, systemd), or give it an address: `cargo run --example hello -- 127.0.0.1:9000`.
+//! manager, systemd), or give it an address: `cargo run --example hello -- 127.0.0.1:9000`,
+//! then in nginx: `location / { include fastcgi_params; fastcgi_pass 127.0.0.1:9000; }`.
 
 use fcgi_rs::{Listener, Server};
 

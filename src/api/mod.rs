@@ -12,11 +12,17 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+#[cfg(feature = "http")]
+mod http;
 mod listener;
+mod pool;
 mod request;
 
+#[cfg(feature = "http")]
+pub use self::http::HttpError;
 pub use listener::Listener;
-pub use request::{Request, Stderr, Stdin, Stdout};
+pub use pool::{Pool, PoolError};
+pub use request::{Request, RequestError, Stderr, Stdin, Stdout};
 
 use crate::server::{AcceptEngine, AcceptError};
 use std::io;
@@ -25,7 +31,18 @@ use std::sync::Arc;
 /// Accepts requests on one [`Listener`] with any number of threads.
 ///
 /// Every thread waits on the listen socket and on every idle kept-alive connection at once,
-/// so one slow or idle web-server connection never holds up the others.
+/// so one slow or idle web-server connection never holds up the others. Kept-alive
+/// connections (nginx `fastcgi_keep_conn on`) are reused; TCP connections have
+/// `TCP_NODELAY` set, and a response that fits the buffer leaves in one write.
+///
+/// ```no_run
+/// use fcgi_rs::{Listener, Server};
+///
+/// Server::new(Listener::bind("127.0.0.1:9000")?)?
+///     .threads(8)
+///     .serve(|req| req.respond(200, &[("Content-Type", "text/plain")], b"hi\n"))?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Server {
     listener: Listener,
@@ -55,7 +72,7 @@ impl Server {
         })
     }
 
-    /// Serves with `n` threads (at least 1). `0` means one per CPU.
+    /// Serves with `n` threads in [`Server::serve`]. `0` means one per CPU.
     pub fn threads(mut self, n: usize) -> Server {
         self.threads = if n == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -72,6 +89,23 @@ impl Server {
 
     /// Waits for the next request (for programs that run their own loop). In a worker of a
     /// process-managed pool, status and ping requests are answered here and never returned.
+    /// Any number of threads may call it at once.
+    ///
+    /// ```no_run
+    /// use fcgi_rs::{AcceptOutcome, Listener, Server};
+    ///
+    /// let server = Server::new(Listener::from_env()?)?;
+    /// loop {
+    ///     let mut req = match server.accept() {
+    ///         Ok(req) => req,
+    ///         Err(AcceptOutcome::Shutdown) => break,
+    ///         Err(AcceptOutcome::Failed(e)) => return Err(e),
+    ///     };
+    ///     req.respond(200, &[], b"ok\n")?;
+    ///     req.finish()?;
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn accept(&self) -> Result<Request, AcceptOutcome> {
         loop {
             if crate::pm::hooks::should_stop() {
@@ -142,8 +176,9 @@ impl Server {
     }
 }
 
-/// Asks every server in this process to stop accepting (what SIGTERM does). Safe to call
-/// from any thread.
+/// Asks every server in this process to stop accepting (what SIGTERM does): requests in
+/// progress finish, then [`Server::serve`] returns and [`Server::accept`] gives
+/// [`AcceptOutcome::Shutdown`]. Safe to call from any thread, e.g. a handler.
 pub fn shutdown() {
     crate::server::request_shutdown();
 }

@@ -15,18 +15,94 @@ pub struct Request {
     app_status: i32,
 }
 
+/// What went wrong with a request, carried inside the [`io::Error`]s the request's streams
+/// and response helpers return (errors of the operating system stay plain OS errors).
+///
+/// ```no_run
+/// # fn f(req: &mut fcgi_rs::Request) {
+/// use std::io::Read;
+/// use fcgi_rs::RequestError;
+///
+/// let mut body = Vec::new();
+/// if let Err(e) = req.stdin().read_to_end(&mut body) {
+///     match RequestError::of(&e) {
+///         Some(RequestError::Aborted) => { /* the client went away: stop working */ }
+///         _ => eprintln!("reading the body: {e}"),
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The web server sent ABORT_REQUEST. [`io::ErrorKind::ConnectionAborted`].
+    Aborted,
+    /// The web server broke the protocol on the body, or closed the connection before the
+    /// body ended. [`io::ErrorKind::InvalidData`].
+    Protocol,
+    /// [`Request::data`] without the FILTER role, or before stdin was read to its end.
+    /// [`io::ErrorKind::InvalidInput`].
+    NotFilterData,
+    /// A header name or value given to [`Request::start_response`] contains a CR, LF or NUL
+    /// byte, or a name is empty or has `:` or whitespace. Nothing was written.
+    /// [`io::ErrorKind::InvalidInput`].
+    InvalidHeader,
+    /// A status outside 100..=999 given to [`Request::start_response`]. Nothing was
+    /// written. [`io::ErrorKind::InvalidInput`].
+    InvalidStatus,
+}
+
+impl RequestError {
+    /// The [`RequestError`] inside `e`, if it came from this crate's request handling.
+    pub fn of(e: &io::Error) -> Option<&RequestError> {
+        e.get_ref()?.downcast_ref()
+    }
+
+    fn kind(self) -> io::ErrorKind {
+        match self {
+            RequestError::Aborted => io::ErrorKind::ConnectionAborted,
+            RequestError::Protocol => io::ErrorKind::InvalidData,
+            RequestError::NotFilterData
+            | RequestError::InvalidHeader
+            | RequestError::InvalidStatus => io::ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RequestError::Aborted => "the web server aborted the request",
+            RequestError::Protocol => "FastCGI protocol error on the request body",
+            RequestError::NotFilterData => "DATA needs the FILTER role and stdin read to its end",
+            RequestError::InvalidHeader => "invalid response header name or value",
+            RequestError::InvalidStatus => "response status outside 100..=999",
+        })
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+impl From<RequestError> for io::Error {
+    fn from(e: RequestError) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
 fn input_error(e: InputError) -> io::Error {
     match e {
-        InputError::Aborted => io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            "the web server aborted the request",
-        ),
-        InputError::Protocol => io::Error::new(
-            io::ErrorKind::InvalidData,
-            "FastCGI protocol error on the request body",
-        ),
+        InputError::Aborted => RequestError::Aborted.into(),
+        InputError::Protocol => RequestError::Protocol.into(),
         InputError::Os(e) => io::Error::from_raw_os_error(e),
     }
+}
+
+fn valid_header(name: &[u8], value: &[u8]) -> bool {
+    !name.is_empty()
+        && !name
+            .iter()
+            .any(|&b| b == b':' || b.is_ascii_whitespace() || b.is_ascii_control())
+        && !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
 }
 
 impl Request {
@@ -51,12 +127,24 @@ impl Request {
         self.conn().role()
     }
 
+    /// The FastCGI request id the web server chose (for log lines; 1 with nginx).
+    pub fn request_id(&self) -> u16 {
+        self.conn().request_id()
+    }
+
+    /// Whether the web server asked to keep the connection open after this request
+    /// (`FCGI_KEEP_CONN`, nginx's `fastcgi_keep_conn on`).
+    pub fn keep_conn(&self) -> bool {
+        self.conn().keep_conn()
+    }
+
     /// A param by name, as bytes (names are case-sensitive; the first of duplicates wins).
+    /// Params may hold any bytes; this is the way to read those that are not UTF-8.
     pub fn param_bytes(&self, name: &[u8]) -> Option<&[u8]> {
         self.conn().params().get(name)
     }
 
-    /// A param by name, when its value is UTF-8.
+    /// A param by name, when its value is UTF-8 (`None` when absent or not UTF-8).
     ///
     /// ```no_run
     /// # fn f(req: &fcgi_rs::Request) {
@@ -68,28 +156,48 @@ impl Request {
     }
 
     /// Every param in arrival order, `FCGI_ROLE` first (as the C library's `envp`).
+    ///
+    /// ```no_run
+    /// # fn f(req: &fcgi_rs::Request) {
+    /// for (name, value) in req.params() {
+    ///     println!("{}={}", String::from_utf8_lossy(name), String::from_utf8_lossy(value));
+    /// }
+    /// # }
+    /// ```
     pub fn params(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.conn().params().iter()
     }
 
-    /// The request body, streamed from the connection as it is read (never buffered whole).
+    /// The request body, streamed from the connection as it is read (never buffered whole):
+    /// [`Read`] and [`BufRead`]. Reading fails with [`RequestError::Aborted`] once the web
+    /// server sends ABORT_REQUEST, and with [`RequestError::Protocol`] when the connection
+    /// breaks mid-body.
+    ///
+    /// ```no_run
+    /// # fn f(req: &mut fcgi_rs::Request) -> std::io::Result<()> {
+    /// use std::io::BufRead;
+    /// for line in req.stdin().lines() {
+    ///     let line = line?;
+    ///     // one line of the body at a time
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stdin(&mut self) -> Stdin<'_> {
         Stdin { req: self }
     }
 
-    /// FILTER role: the DATA stream, available once [`Request::stdin`] has been read to its
-    /// end.
+    /// FILTER role: the DATA stream (the file to filter), available once
+    /// [`Request::stdin`] has been read to its end; else [`RequestError::NotFilterData`].
     pub fn data(&mut self) -> io::Result<Stdin<'_>> {
         if !self.conn_mut().start_filter_data() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "DATA needs the FILTER role and stdin read to its end",
-            ));
+            return Err(RequestError::NotFilterData.into());
         }
         Ok(Stdin { req: self })
     }
 
-    /// The response stream (CGI-style: headers, a blank line, then the body).
+    /// The response stream (CGI-style: headers, a blank line, then the body). Output is
+    /// buffered and framed into records; a small response leaves in one `write` together
+    /// with the end of the request. [`Write::flush`] sends what is buffered now.
     pub fn stdout(&mut self) -> Stdout<'_> {
         Stdout {
             req: self,
@@ -97,7 +205,7 @@ impl Request {
         }
     }
 
-    /// Error output for the web server's log.
+    /// Error output for the web server's log (nginx logs it as "FastCGI sent in stderr").
     pub fn stderr(&mut self) -> Stderr<'_> {
         Stdout {
             req: self,
@@ -110,18 +218,44 @@ impl Request {
         self.app_status = status;
     }
 
-    /// Whether the web server sent ABORT_REQUEST (the body then reads as an error of kind
-    /// `ConnectionAborted`).
+    /// Whether the web server sent ABORT_REQUEST for this request (as far as the records
+    /// read so far show: the abort is seen while reading the body, or at the latest when the
+    /// request ends). After it, the body reads as [`RequestError::Aborted`] and output is
+    /// discarded by the web server: a handler may stop early.
     pub fn is_aborted(&self) -> bool {
         self.conn().is_aborted()
     }
 
-    /// Writes the status line and headers, ready for the body on [`Request::stdout`].
+    /// Writes the status line and headers, ready for the body on the returned stream.
+    ///
+    /// A status outside 100..=999 or a header that could split the response (CR, LF or NUL
+    /// in a value; an empty name, or `:`, whitespace or control bytes in one) is refused
+    /// with [`RequestError::InvalidStatus`] or [`RequestError::InvalidHeader`] before
+    /// anything is written.
+    ///
+    /// ```no_run
+    /// # fn f(req: &mut fcgi_rs::Request) -> std::io::Result<()> {
+    /// use std::io::Write;
+    /// let mut out = req.start_response(200, &[("Content-Type", "text/csv")])?;
+    /// for i in 0..1000 {
+    ///     writeln!(out, "{i},{}", i * i)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn start_response(
         &mut self,
         status: u16,
         headers: &[(&str, &str)],
     ) -> io::Result<Stdout<'_>> {
+        if !(100..=999).contains(&status) {
+            return Err(RequestError::InvalidStatus.into());
+        }
+        if headers
+            .iter()
+            .any(|(n, v)| !valid_header(n.as_bytes(), v.as_bytes()))
+        {
+            return Err(RequestError::InvalidHeader.into());
+        }
         let mut out = self.stdout();
         write!(out, "Status: {status} {}\r\n", reason(status))?;
         for (name, value) in headers {
@@ -131,7 +265,14 @@ impl Request {
         Ok(out)
     }
 
-    /// A whole response at once: status, headers and body.
+    /// A whole response at once: status, headers and body (checked as in
+    /// [`Request::start_response`]).
+    ///
+    /// ```no_run
+    /// # fn f(req: &mut fcgi_rs::Request) -> std::io::Result<()> {
+    /// req.respond(404, &[("Content-Type", "text/plain")], b"no such page\n")
+    /// # }
+    /// ```
     pub fn respond(
         &mut self,
         status: u16,
@@ -141,7 +282,9 @@ impl Request {
         self.start_response(status, headers)?.write_all(body)
     }
 
-    /// Ends the request now (dropping it does the same, ignoring errors).
+    /// Ends the request now: the rest of the output, the end of both streams and
+    /// END_REQUEST leave, and the connection goes back to the server (or is closed). Dropping
+    /// the request does the same. Unread body bytes are skipped, never an error.
     pub fn finish(mut self) -> io::Result<()> {
         self.finish_inner()
     }

@@ -29,6 +29,23 @@ pub fn enter_once() {
     });
 }
 
+/// Enters the process manager with an explicit configuration (the Rust API's `Pool`): the
+/// master never returns; a worker gets `Ok(true)`. `Ok(false)` when the process manager was
+/// already entered (or declined) earlier in this process. Unlike [`enter_once`], a failing
+/// master is an error for the caller, not an exit.
+pub fn enter_with(config: super::Config) -> Result<bool, super::Error> {
+    let mut result = Ok(false);
+    let mut config = Some(config);
+    ENTERED.call_once(|| {
+        let cfg = config.take().expect("called once");
+        result = super::run(cfg, super::Mode::Library).map(|w| {
+            *WORKER.lock() = Some(w);
+            true
+        });
+    });
+    result.map_err(super::Error::Io)
+}
+
 /// Whether this process is a worker of a pool.
 pub fn is_worker() -> bool {
     WORKER.lock().is_some()
