@@ -1,39 +1,38 @@
 #!/usr/bin/env bash
-# Live demo: nginx in front of the C echo example linked with fcgi_rs.
+# Live demo: nginx in front of the C echo example, run as a pool of 4 workers by fcgi_rs's
+# built-in process manager.
 #
 #   ./run-demo.sh            serves http://127.0.0.1:8080/ until Ctrl-C
 #   PORT=9000 ./run-demo.sh  another port
+#   FCGI_RS_BUILD_DIR=/tmp/b ./run-demo.sh   build and run from another build directory
+#
+# The echo example is an unmodified C program linked with fcgi_rs. It gets its pool purely
+# from configuration (library mode): FCGI_RS_PM in its environment makes its first FCGX_Init
+# fork 4 workers and turn the process into their master, which keeps the pool at size,
+# recycles workers every ~500 requests and serves php-fpm's status and ping pages through
+# the workers (/status, /ping).
 #
 # Everything runs from build/demo/ (socket, nginx config, logs, pid file); the system's nginx
 # configuration and service are never touched. nginx keeps its FastCGI connections open
 # (fastcgi_keep_conn + upstream keepalive), the case where libfcgi's accept loop stalls.
+# Ctrl-C stops gracefully: SIGQUIT to the master (workers finish their requests), then nginx.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 REPO=$(pwd)
 PORT=${PORT:-8080}
-DEMO=$REPO/build/demo
+BUILD=${FCGI_RS_BUILD_DIR:-$REPO/build}
+DEMO=$BUILD/demo
 SOCK=$DEMO/echo.sock
-APP=$REPO/build/bin/echo
+APP=$BUILD/bin/echo
 
-PACKAGES=(nginx libfcgi-dev libfcgi-bin fcgiwrap spawn-fcgi pkg-config strace valgrind
-          build-essential curl)
-missing=()
-for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "==> installing: ${missing[*]}"
-    sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" </dev/null
-fi
-if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
-    export PATH="$HOME/.cargo/bin:$PATH"
-fi
+# The package list and the install step are shared with run-tests.sh.
+. scripts/ensure-deps.sh
+ensure_packages
+ensure_cargo
 
 echo "==> building"
-make -j2 all
+make -j2 BUILD="$BUILD" all
 [ -x "$APP" ] || { echo "$APP was not built" >&2; exit 1; }
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -44,20 +43,35 @@ rm -f "$SOCK"
 APP_PID=
 NGINX_PID=
 stop() {
-    trap - INT TERM EXIT
-    [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-    [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null && wait "$APP_PID" 2>/dev/null
+    trap - INT TERM HUP EXIT
+    if [ -n "$APP_PID" ] && kill -0 "$APP_PID" 2>/dev/null; then
+        # Graceful stop: idle workers leave at once, busy ones after their request; the
+        # master exits when none is left and removes its socket.
+        kill -QUIT "$APP_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -TERM "$APP_PID" 2>/dev/null || true
+        wait "$APP_PID" 2>/dev/null || true
+    fi
+    if [ -n "$NGINX_PID" ]; then
+        kill -TERM "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
     rm -f "$SOCK"
     echo "==> stopped"
 }
-trap stop INT TERM EXIT
+trap stop INT TERM HUP EXIT
 
-# spawn-fcgi creates the socket, puts it on fd 0 and, with -n, execs the app in the same
-# process, so $! is the application itself.
-spawn-fcgi -n -s "$SOCK" -M 0666 -- "$APP" &
+# Library mode: the pool comes from this variable alone. The process started here becomes
+# the master ($APP_PID); its log (and the workers' stderr) goes to build/demo/pm.log.
+# setsid (no fork here: a background job is not a group leader, so $! stays the program's
+# pid) keeps the terminal's Ctrl-C away from the pool and nginx, so that stop() can end them
+# in order: the pool gracefully, then nginx.
+FCGI_RS_PM="static:4,pm.max_requests=500,pm.status_path=/status,ping.path=/ping"
+FCGI_RS_PM+=",listen=$SOCK,listen.mode=0666"
+FCGI_RS_PM="$FCGI_RS_PM" setsid "$APP" </dev/null >/dev/null 2>"$DEMO/pm.log" &
 APP_PID=$!
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-[ -S "$SOCK" ] || { echo "the echo app did not create $SOCK" >&2; exit 1; }
+[ -S "$SOCK" ] || { echo "the echo pool did not create $SOCK; its log:" >&2; cat "$DEMO/pm.log" >&2; exit 1; }
 
 # nginx workers drop to an unprivileged user when the master runs as root.
 user_line=
@@ -88,7 +102,7 @@ http {
 
     upstream fcgi_rs_echo {
         server unix:$SOCK;
-        keepalive 8;
+        keepalive 16;
     }
 
     server {
@@ -120,10 +134,11 @@ http {
 EOF
 
 "$NGINX" -t -q -p "$DEMO" -c "$DEMO/nginx.conf" -e "$DEMO/error.log"
-"$NGINX" -p "$DEMO" -c "$DEMO/nginx.conf" -e "$DEMO/error.log" &
+setsid "$NGINX" -p "$DEMO" -c "$DEMO/nginx.conf" -e "$DEMO/error.log" &
 NGINX_PID=$!
 
 URL="http://127.0.0.1:$PORT/"
+STATUS_URL="http://127.0.0.1:$PORT/status?full"
 ok=
 for _ in $(seq 50); do
     if body=$(curl -fsS "${URL}?demo=1" 2>/dev/null); then ok=1; break; fi
@@ -134,10 +149,22 @@ if [ -z "$ok" ]; then
     tail -n 20 "$DEMO/error.log" >&2 || true
     exit 1
 fi
+if ! status=$(curl -fsS "$STATUS_URL") || ! pong=$(curl -fsS "${URL}ping") || [ "$pong" != pong ]; then
+    echo "the status or ping page did not answer; pool log:" >&2
+    tail -n 20 "$DEMO/pm.log" >&2 || true
+    exit 1
+fi
 echo "==> first response from $URL:"
 printf '%s\n' "$body" | head -n 20
 echo
-echo "==> serving $URL (echo example on fcgi_rs behind nginx); Ctrl-C to stop"
+echo "==> pool status ($STATUS_URL):"
+printf '%s\n' "$status" | head -n 20
+echo
+echo "==> serving $URL (echo example, 4 workers under fcgi_rs's process manager, behind nginx)"
+echo "    status: $STATUS_URL   (also ?json, ?xml, ?html, ?openmetrics, each with &full)"
+echo "    ping:   ${URL}ping"
+echo "    pool log: $DEMO/pm.log; master pid $APP_PID (kill -USR2 reloads, -QUIT stops)"
+echo "    Ctrl-C to stop"
 
 # Stay in the foreground until Ctrl-C or until either process exits.
 wait -n "$APP_PID" "$NGINX_PID" || true

@@ -12,29 +12,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-PACKAGES=(nginx libfcgi-dev libfcgi-bin fcgiwrap spawn-fcgi pkg-config strace valgrind
-          build-essential curl)
-
-ensure_packages() {
-    local missing=() p
-    for p in "${PACKAGES[@]}"; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    echo "==> installing: ${missing[*]}"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" </dev/null
-}
-
-ensure_cargo() {
-    if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
-    fi
-    command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install a Rust toolchain" >&2; exit 1; }
-}
+# The package list and the install step are shared with run-demo.sh.
+. scripts/ensure-deps.sh
 
 ensure_packages
 ensure_cargo

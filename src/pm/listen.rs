@@ -21,6 +21,8 @@ pub struct Listener {
     pub inherited: bool,
     pub backlog: u32,
     is_unix: bool,
+    /// [`Listener::stop_accepting`] ran.
+    stopped: std::cell::Cell<bool>,
 }
 
 impl Listener {
@@ -37,10 +39,34 @@ impl Listener {
         }
     }
 
-    /// Removes the socket file of a unix socket we bound ourselves (at master exit).
+    /// Removes the socket file of a unix socket we bound ourselves (at master exit), unless
+    /// [`Listener::stop_accepting`] already did.
     pub fn cleanup(&self) {
+        if self.stopped.get() {
+            return;
+        }
         if let (false, ListenAddr::Unix(p)) = (self.inherited, &self.addr) {
             let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// At the start of a stop: new connections are refused at connect instead of waiting in
+    /// the backlog for a worker that will never take them (and being reset when the master
+    /// exits). A unix socket's file is removed (a successor may bind the path at once); a TCP
+    /// listener is shut down for reading, which stops it listening. Inherited sockets are left
+    /// alone: whoever handed them over (systemd) keeps them and their queue.
+    pub fn stop_accepting(&self) {
+        if self.inherited || self.stopped.replace(true) {
+            return;
+        }
+        match &self.addr {
+            ListenAddr::Unix(p) => {
+                let _ = std::fs::remove_file(p);
+            }
+            _ if !self.is_unix => {
+                let _ = self.sock.shutdown(std::net::Shutdown::Read);
+            }
+            _ => {}
         }
     }
 
@@ -52,6 +78,7 @@ impl Listener {
             inherited,
             backlog,
             is_unix,
+            stopped: std::cell::Cell::new(false),
         }
     }
 }

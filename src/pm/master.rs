@@ -335,6 +335,11 @@ impl Master {
         };
         // Room for a full new generation while an old one drains.
         let sb = Scoreboard::create(&cfg.name, cfg.pm, cfg.max_children as usize * 2 + 1)?;
+        // Filled now, not at the first maintenance pass, so that a status page answered in
+        // the pool's first moments does not show a zero `listen queue len`.
+        if let Some((q, len)) = listener.queue() {
+            sb.set_listen_queue(q, len);
+        }
         let slowlog = match &cfg.slowlog {
             Some(p) => Some(File::options().create(true).append(true).open(p)?),
             None => None,
@@ -696,6 +701,7 @@ impl Master {
             for ix in 0..self.pools.len() {
                 self.ask_all_to_exit(ix, false);
             }
+            self.stop_accepting();
         } else {
             self.log(LogLevel::Notice, format!("received {why}: terminating"));
             self.stop = Some(Stop {
@@ -705,6 +711,15 @@ impl Master {
                 term_sent: false,
                 kill_sent: false,
             });
+            self.stop_accepting();
+        }
+    }
+
+    /// No new connections once a stop began: workers asked to exit take none, so one left
+    /// waiting in the backlog would only be reset when the master exits.
+    fn stop_accepting(&self) {
+        for p in self.pools.iter().chain(self.draining.iter()) {
+            p.listener.stop_accepting();
         }
     }
 
