@@ -62,10 +62,13 @@ FCGI_RS_LIB_DEPS := $(SO) $(SO_LINK) $(STATIC_A)
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
 LIBS_TARGETS := $(SO) $(SO_LINK) $(STATIC_A) $(COMPAT_SO) $(PC_UNINST)
-ALL_TARGETS := libs
+ALL_TARGETS := libs pm-command
+# The process manager's command, which supervises any FastCGI program.
+PM_COMMAND := $(BUILD)/bin/fcgi-rs-pm
 
 ifneq ($(wildcard $(REPO)/c-examples/examples.mk),)
 include $(REPO)/c-examples/examples.mk
@@ -79,11 +82,18 @@ ifneq ($(wildcard $(REPO)/c-examples/stdio.mk),)
 include $(REPO)/c-examples/stdio.mk
 endif
 
-.PHONY: all libs test headers check-headers install uninstall clean FORCE
+.PHONY: all libs pm-command test headers check-headers install uninstall clean FORCE
 
 all: $(ALL_TARGETS)
 
 libs: $(LIBS_TARGETS)
+
+pm-command: $(PM_COMMAND)
+
+$(PM_COMMAND): FORCE
+	$(CARGO) build --release --quiet -p fcgi_rs --bin fcgi-rs-pm
+	@mkdir -p $(dir $@)
+	@cmp -s $(CARGO_TARGET_DIR)/release/fcgi-rs-pm $@ || cp $(CARGO_TARGET_DIR)/release/fcgi-rs-pm $@
 
 # ---- Rust archive ----------------------------------------------------------------------------
 # cargo decides whether anything changed; the archive's timestamp moves only when it did.
@@ -170,7 +180,7 @@ test: all
 	$(CARGO) test --workspace $(CARGO_FLAGS)
 
 # ---- Install ---------------------------------------------------------------------------------
-install: libs
+install: libs pm-command
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/fcgi_rs $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(INCLUDEDIR)/fcgi_rs
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
@@ -178,12 +188,20 @@ install: libs
 	install -m 0644 $(STATIC_A) $(DESTDIR)$(LIBDIR)/libfcgi_rs.a
 	install -m 0755 $(COMPAT_SO) $(DESTDIR)$(LIBDIR)/fcgi_rs/libfcgi.so.0
 	install -m 0644 $(REPO)/include/*.h $(DESTDIR)$(INCLUDEDIR)/fcgi_rs/
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(PM_COMMAND) $(DESTDIR)$(BINDIR)/fcgi-rs-pm
+	if [ -f $(BUILD)/lib/libfcgi_rs++.so.0 ]; then \
+	  install -m 0755 $(BUILD)/lib/libfcgi_rs++.so.0 $(DESTDIR)$(LIBDIR)/libfcgi_rs++.so.0 && \
+	  ln -sfn libfcgi_rs++.so.0 $(DESTDIR)$(LIBDIR)/libfcgi_rs++.so && \
+	  install -m 0755 $(BUILD)/compat/libfcgi++.so.0 $(DESTDIR)$(LIBDIR)/fcgi_rs/libfcgi++.so.0; fi
 	$(call make_pc,$(DESTDIR)$(LIBDIR)/pkgconfig/fcgi_rs.pc,$(PREFIX),$(LIBDIR),$(INCLUDEDIR),$${includedir}/fcgi_rs)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/libfcgi_rs.so \
 	  $(DESTDIR)$(LIBDIR)/libfcgi_rs.a $(DESTDIR)$(LIBDIR)/fcgi_rs/libfcgi.so.0 \
-	  $(DESTDIR)$(LIBDIR)/pkgconfig/fcgi_rs.pc
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/fcgi_rs.pc $(DESTDIR)$(BINDIR)/fcgi-rs-pm \
+	  $(DESTDIR)$(LIBDIR)/libfcgi_rs++.so.0 $(DESTDIR)$(LIBDIR)/libfcgi_rs++.so \
+	  $(DESTDIR)$(LIBDIR)/fcgi_rs/libfcgi++.so.0
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/fcgi_rs/,$(notdir $(wildcard $(REPO)/include/*.h)))
 	-rmdir $(DESTDIR)$(LIBDIR)/fcgi_rs $(DESTDIR)$(INCLUDEDIR)/fcgi_rs 2>/dev/null
 
