@@ -83,6 +83,19 @@ impl Pm {
         children(self.pid())
     }
 
+    /// Waits (at most 5 s) until the pool has `n` workers; returns how many it has. The
+    /// master forks them one after another, so right after start some may still be coming.
+    fn wait_workers(&self, n: usize) -> usize {
+        let t0 = Instant::now();
+        loop {
+            let have = self.workers().len();
+            if have == n || t0.elapsed() > Duration::from_secs(5) {
+                return have;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn signal(&self, sig: i32) {
         assert!(Command::new("kill")
             .arg(format!("-{sig}"))
@@ -265,7 +278,7 @@ fn static_pool_recycles_with_max_requests_and_loses_nothing() {
     let Some(pm) = Pm::start(&["-n", "4", "--max-requests", "20"], &[]) else {
         return;
     };
-    assert_eq!(pm.workers().len(), 4);
+    assert_eq!(pm.wait_workers(4), 4);
     let stop = Arc::new(AtomicBool::new(false));
     let h = load(&pm.sock, 8, "sleep=1", stop.clone());
     std::thread::sleep(Duration::from_secs(5));
@@ -284,7 +297,7 @@ fn static_pool_recycles_with_max_requests_and_loses_nothing() {
         pids.len()
     );
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(pm.workers().len(), 4);
+    assert_eq!(pm.wait_workers(4), 4);
 }
 
 #[test]
@@ -292,8 +305,8 @@ fn killed_worker_is_replaced_within_a_second() {
     let Some(pm) = Pm::start(&["-n", "3"], &[]) else {
         return;
     };
+    assert_eq!(pm.wait_workers(3), 3);
     let before = pm.workers();
-    assert_eq!(before.len(), 3);
     let victim = before[1];
     let t0 = Instant::now();
     assert!(Command::new("kill")
@@ -385,6 +398,7 @@ fn reload_under_load_loses_nothing_and_does_not_stall() {
     let Some(mut pm) = Pm::start(&["-n", "4"], &[]) else {
         return;
     };
+    assert_eq!(pm.wait_workers(4), 4);
     let gen1 = pm.workers();
     let stop = Arc::new(AtomicBool::new(false));
     let h = load(&pm.sock, 6, "sleep=20", stop.clone());
@@ -413,9 +427,8 @@ fn reload_under_load_loses_nothing_and_does_not_stall() {
         probe < Duration::from_millis(500),
         "reload stalled new requests: {probe:?}"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(pm.wait_workers(4), 4);
     let gen3 = pm.workers();
-    assert_eq!(gen3.len(), 4, "{gen3:?}");
     assert!(
         gen3.iter().all(|p| !gen1.contains(p)),
         "old generation gone"
