@@ -136,13 +136,14 @@ impl Server {
     where
         F: Fn(&mut Request) -> io::Result<()> + Sync,
     {
-        self.engine.register_worker();
+        // Every thread is counted before any accepts, so FCGI_MAX_REQS is right from the
+        // first request on.
+        for _ in 0..self.threads {
+            self.engine.register_worker();
+        }
         let result = std::thread::scope(|scope| {
             let workers: Vec<_> = (1..self.threads)
-                .map(|_| {
-                    self.engine.register_worker();
-                    scope.spawn(|| self.serve_loop(&handler))
-                })
+                .map(|_| scope.spawn(|| self.serve_loop(&handler)))
                 .collect();
             let mut result = self.serve_loop(&handler);
             for w in workers {
