@@ -878,8 +878,8 @@ fn kill_busy_worker(ka: Option<u32>) {
     assert!(pool.log().contains("SIGKILL") || pool.log().contains("signal 9"));
 }
 
-/// `request_terminate_timeout = 1s` and a 3 s request: it ends (502) after the timeout plus
-/// at most the 1 s SIGTERM-to-SIGKILL grace (SIGTERM is a graceful stop for libfcgi
+/// `request_terminate_timeout = 1s` and a 3 s request: it ends (502) right after the timeout
+/// (SIGTERM, then SIGKILL 100 ms later: SIGTERM alone is a graceful stop for libfcgi
 /// programs), well before the 3 s it wanted; the worker is replaced, `terminated requests` counts it; light load on the other workers loses
 /// nothing.
 fn terminate_timeout(ka: Option<u32>) {
@@ -907,7 +907,7 @@ fn terminate_timeout(ka: Option<u32>) {
     );
     assert_eq!(code, 502);
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1600),
         "ended after {took:?}"
     );
     assert_eq!(st.num("terminated requests"), 1);

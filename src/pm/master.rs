@@ -36,6 +36,10 @@ const MAINTENANCE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
 const STABLE_AFTER: Duration = Duration::from_secs(10);
 const KILL_GRACE: Duration = Duration::from_secs(1);
+/// After `request_terminate_timeout`, how long a worker gets between SIGTERM and SIGKILL.
+/// Short: libfcgi programs (and this library) take SIGTERM as "finish the request, then
+/// stop", so only SIGKILL actually ends the overdue request.
+const TERMINATE_GRACE: Duration = Duration::from_millis(100);
 
 /// Runs the process manager. In the master this returns only on error at start-up (after a
 /// stop the master process exits); in each worker (library mode) it returns the worker's
@@ -993,7 +997,7 @@ impl Master {
                     let _ = sys::kill(pid, libc::SIGTERM);
                 }
                 if let Some(t) = rec.term_sent {
-                    if !rec.kill_sent && now - t >= KILL_GRACE {
+                    if !rec.kill_sent && now - t >= TERMINATE_GRACE {
                         rec.kill_sent = true;
                         let _ = sys::kill(pid, libc::SIGKILL);
                     }
