@@ -86,7 +86,7 @@ impl Write for Stream {
 
 /// The parameters nginx's stock `fastcgi_params` plus a few request headers produce, in the
 /// order nginx sends them.
-const NGINX_PARAMS: &[(&str, &str)] = &[
+pub const NGINX_PARAMS: &[(&str, &str)] = &[
     ("SCRIPT_FILENAME", "/var/www/html/index.fcgi"),
     ("QUERY_STRING", "id=42&sort=desc"),
     ("REQUEST_METHOD", "GET"),
