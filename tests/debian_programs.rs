@@ -11,7 +11,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::client::{Conn, Request};
@@ -59,37 +59,16 @@ fn cgi_fcgi_echo(flavor: Flavor) -> (Vec<u8>, Vec<u8>, Option<i32>) {
         Flavor::Libfcgi => Command::new("/usr/bin/cgi-fcgi"),
     };
     let body = common::pseudo_random_bytes(20_000, 11);
-    let mut child = cmd
-        .args(["-bind", "-connect"])
-        .arg(app.addr().to_libfcgi_string())
-        .env_clear()
-        .env("REQUEST_METHOD", "POST")
-        .env("QUERY_STRING", "from=cgi-fcgi")
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cgi-fcgi");
-    let mut sin = child.stdin.take().unwrap();
-    let input = body.clone();
-    let w = std::thread::spawn(move || {
-        use std::io::Write;
-        let _ = sin.write_all(&input);
-    });
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(r) => r.expect("cgi-fcgi output"),
-        Err(_) => {
-            common::procs::send_signal(pid, "KILL");
-            panic!("cgi-fcgi did not finish");
-        }
-    };
-    w.join().unwrap();
+    cmd.args(["-bind", "-connect"])
+        .arg(app.addr().to_libfcgi_string());
+    let len = body.len().to_string();
+    let env = [
+        ("REQUEST_METHOD", "POST"),
+        ("QUERY_STRING", "from=cgi-fcgi"),
+        ("CONTENT_LENGTH", len.as_str()),
+    ];
+    let out = common::cgi_fcgi::run_command(&mut cmd, &env, &body, Duration::from_secs(20));
+    assert!(!out.timed_out, "cgi-fcgi did not finish");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         text.contains("\nquery from=cgi-fcgi\n"),
@@ -99,7 +78,7 @@ fn cgi_fcgi_echo(flavor: Flavor) -> (Vec<u8>, Vec<u8>, Option<i32>) {
         out.stdout.ends_with(&body),
         "{flavor:?}: the body did not come back"
     );
-    (out.stdout, out.stderr, out.status.code())
+    (out.stdout, out.stderr, out.code)
 }
 
 #[test]

@@ -15,10 +15,9 @@
 #[macro_use]
 mod common;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::client::{Conn, Request, Response};
 use common::http::HttpConn;
@@ -312,60 +311,23 @@ fn nginx_same_bytes_as_libfcgi() {
 
 // ---- plain CGI ---------------------------------------------------------------------------------
 
-struct CgiRun {
-    stdout: Vec<u8>,
-    stderr: String,
-    code: Option<i32>,
-}
-
 /// Runs `program` as a CGI program: exactly `env` as the environment, `body` on a pipe.
-fn run_cgi(program: &Path, env: &[(&str, &str)], body: &[u8]) -> CgiRun {
-    let mut child = Command::new(program)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut sin = child.stdin.take().unwrap();
-    let input = body.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = sin.write_all(&input);
-    });
-    let mut sout = child.stdout.take().unwrap();
-    let r = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = sout.read_to_end(&mut v);
-        v
-    });
-    let mut serr = child.stderr.take().unwrap();
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = serr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} did not exit as a CGI program", program.display());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    w.join().unwrap();
-    CgiRun {
-        stdout: r.join().unwrap(),
-        stderr: e.join().unwrap(),
-        code: status.code(),
-    }
+fn run_cgi(program: &Path, env: &[(&str, &str)], body: &[u8]) -> common::cgi_fcgi::CgiOutput {
+    let run = common::cgi_fcgi::run_command(
+        &mut Command::new(program),
+        env,
+        body,
+        Duration::from_secs(20),
+    );
+    assert!(
+        !run.timed_out,
+        "{} did not exit as a CGI program",
+        program.display()
+    );
+    run
 }
 
-fn cgi_run(flavor: Flavor, body: &[u8]) -> CgiRun {
+fn cgi_run(flavor: Flavor, body: &[u8]) -> common::cgi_fcgi::CgiOutput {
     let len = body.len().to_string();
     let env = [
         ("GATEWAY_INTERFACE", "CGI/1.1"),
@@ -376,7 +338,12 @@ fn cgi_run(flavor: Flavor, body: &[u8]) -> CgiRun {
     ];
     let run = run_cgi(&paths::example(flavor, PROGRAM), &env, body);
     let text = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert_eq!(run.code, Some(0), "{text:.300}\n{}", run.stderr);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{text:.300}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(
         text.starts_with("Content-Type: text/plain\r\n\r\nrequest 1\n"),
         "{text:.300}"
@@ -390,7 +357,7 @@ fn cgi_run(flavor: Flavor, body: &[u8]) -> CgiRun {
     assert_eq!(env_got, env_want);
     assert!(echoed_body(&run.stdout) == body, "CGI body differs");
     assert_eq!(
-        run.stderr,
+        String::from_utf8_lossy(&run.stderr),
         format!("echo-stdio: request 1, {} body bytes\n", body.len())
     );
     // Exactly one response: the second FCGI_Accept returned -1.

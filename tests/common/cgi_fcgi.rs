@@ -28,17 +28,30 @@ pub fn program() -> Option<PathBuf> {
 /// its input; kills it after `timeout`.
 pub fn run(addr: &Addr, env: &[(&str, &str)], stdin: &[u8], timeout: Duration) -> CgiOutput {
     let prog = program().expect("cgi-fcgi is not installed (package libfcgi-bin)");
-    let mut child = Command::new(prog)
-        .arg("-bind")
+    let mut cmd = Command::new(prog);
+    cmd.arg("-bind")
         .arg("-connect")
-        .arg(addr.to_libfcgi_string())
+        .arg(addr.to_libfcgi_string());
+    run_command(&mut cmd, env, stdin, timeout)
+}
+
+/// Runs any command the way a web server runs a CGI program: exactly `env` as the
+/// environment, `stdin` written on a pipe, stdout and stderr collected; killed after
+/// `timeout`.
+pub fn run_command(
+    cmd: &mut Command,
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    timeout: Duration,
+) -> CgiOutput {
+    let mut child = cmd
         .env_clear()
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn cgi-fcgi");
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let mut sin = child.stdin.take().unwrap();
     let input = stdin.to_vec();
     let w = std::thread::spawn(move || {
