@@ -10,10 +10,20 @@
 use super::Worker;
 use crate::conn::{Connection, OutStream, Transport};
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 static ENTERED: Once = Once::new();
 static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
+/// Set once a worker is stored: without a process manager the per-request hooks return
+/// without touching the lock.
+static IS_WORKER: AtomicBool = AtomicBool::new(false);
+
+fn store(w: Option<Worker>) {
+    let some = w.is_some();
+    *WORKER.lock() = w;
+    IS_WORKER.store(some, Ordering::Release);
+}
 
 /// Enters the process manager if the environment asks for one (`FCGI_RS_PM`,
 /// `FCGI_RS_PM_CONFIG`, or `FCGI_RS_PM_WORKER` from the `fcgi-rs-pm` command). The fork, if
@@ -21,7 +31,7 @@ static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
 /// the process exits with status 78 (EX_CONFIG), as the command does.
 pub fn enter_once() {
     ENTERED.call_once(|| match super::enter() {
-        Ok(w) => *WORKER.lock() = w,
+        Ok(w) => store(w),
         Err(e) => {
             crate::log::error(format_args!("process manager: {e}"));
             std::process::exit(78);
@@ -39,7 +49,7 @@ pub fn enter_with(config: super::Config) -> Result<bool, super::Error> {
     ENTERED.call_once(|| {
         let cfg = config.take().expect("called once");
         result = super::run(cfg, super::Mode::Library).map(|w| {
-            *WORKER.lock() = Some(w);
+            store(Some(w));
             true
         });
     });
@@ -48,12 +58,12 @@ pub fn enter_with(config: super::Config) -> Result<bool, super::Error> {
 
 /// Whether this process is a worker of a pool.
 pub fn is_worker() -> bool {
-    WORKER.lock().is_some()
+    IS_WORKER.load(Ordering::Acquire)
 }
 
 /// True when the worker must leave its accept loop.
 pub fn should_stop() -> bool {
-    WORKER.lock().as_ref().is_some_and(|w| w.should_stop())
+    is_worker() && WORKER.lock().as_ref().is_some_and(|w| w.should_stop())
 }
 
 fn param<'a, T: Transport>(conn: &'a Connection<T>, name: &str) -> &'a str {
@@ -67,6 +77,9 @@ fn param<'a, T: Transport>(conn: &'a Connection<T>, name: &str) -> &'a str {
 /// already answered on the connection's stdout: the caller finishes it without showing it to
 /// the program.
 pub fn on_request<T: Transport>(conn: &mut Connection<T>) -> bool {
+    if !is_worker() {
+        return false;
+    }
     let mut guard = WORKER.lock();
     let Some(w) = guard.as_mut() else {
         return false;
@@ -98,6 +111,9 @@ pub fn on_request<T: Transport>(conn: &mut Connection<T>) -> bool {
 
 /// The request has ended.
 pub fn on_finished() {
+    if !is_worker() {
+        return;
+    }
     if let Some(w) = WORKER.lock().as_mut() {
         w.request_finished();
     }
