@@ -101,6 +101,20 @@ pub struct SpawnOpts {
     pub self_bound: bool,
 }
 
+/// The exit status of `child` if it exits within `timeout` (it is left running otherwise).
+pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A running example (or any FastCGI program) with its listen socket. Killed on drop.
 #[derive(Debug)]
 pub struct App {
@@ -211,17 +225,7 @@ impl App {
 
     /// Exit status if the process has exited within `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let child = self.child.as_mut()?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(st)) = child.try_wait() {
-                return Some(st);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(self.child.as_mut()?, timeout)
     }
 
     /// Resident set size in KiB (`VmRSS` of `/proc/PID/status`).
