@@ -39,6 +39,8 @@ pub struct LoadConfig {
     pub expect: Expect,
     /// A request with no END_REQUEST after this long is an error.
     pub timeout: Duration,
+    /// Run every client thread on this CPU only (see [`pin_to_cpu`]).
+    pub cpu: Option<usize>,
 }
 
 /// What a run measured.
@@ -241,6 +243,11 @@ const ABANDON_AGE: Duration = Duration::from_millis(500);
 
 fn conn_thread(sh: &Shared) -> ThreadResult {
     let cfg = &sh.cfg;
+    if let Some(cpu) = cfg.cpu {
+        if let Err(e) = pin_to_cpu(cpu) {
+            sh.note_error(&ClientError::Io(e));
+        }
+    }
     let mut res = ThreadResult {
         latencies_ns: Vec::with_capacity(1 << 16),
         last_done: None,
@@ -322,6 +329,22 @@ fn one_request(
         Expect::Exact(b) if reader.stdout != *b => Err(ClientError::BodyMismatch),
         _ => Ok(()),
     }
+}
+
+/// Restricts the calling thread to one CPU. With the responder on the same CPU, a request and
+/// its answer hand over by a context switch instead of waking another, idle CPU: what remains is
+/// the cost of the code and the kernel, without cross-CPU wakeup latency.
+pub fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET bounds-checks `cpu` against the
+    // set's size; sched_setaffinity(0, ...) applies to the calling thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Sends one request on a fresh connection and returns its STDOUT (to learn the expected body).

@@ -23,6 +23,7 @@ const USAGE: &str = "usage: fcgi-load (-u PATH | -t HOST:PORT) [options]
   -b BYTES         request body (STDIN) size, default 0
   -e STRING        expected STDOUT, exactly (\\r and \\n escapes allowed)
   -T SECS          per-request timeout (default 10)
+  -a CPU           run the client threads on this CPU only
   --json           print one JSON line
   --kv             print one key=value line";
 
@@ -91,6 +92,7 @@ fn parse(args: Vec<String>) -> Result<(LoadConfig, Format), String> {
         warmup: Duration::from_millis(500),
         expect: Expect::NonEmpty,
         timeout: Duration::from_secs(10),
+        cpu: None,
     };
     let mut fmt = Format::Human;
     let mut it = args.into_iter();
@@ -117,6 +119,7 @@ fn parse(args: Vec<String>) -> Result<(LoadConfig, Format), String> {
             "-b" => cfg.body = num(val("-b")?)? as usize,
             "-e" => cfg.expect = Expect::Exact(unescape(&val("-e")?)),
             "-T" => cfg.timeout = secs(val("-T")?)?,
+            "-a" => cfg.cpu = Some(num(val("-a")?)? as usize),
             "--json" => fmt = Format::Json,
             "--kv" => fmt = Format::Kv,
             "-h" | "--help" => return Err("help".into()),

@@ -118,6 +118,46 @@ fn body_start(first: &[u8]) -> usize {
         .map_or(0, |p| p + 4)
 }
 
+/// The label of the reference transfer: the same bytes through a connected unix socket pair
+/// with no FastCGI and no responder process, to show what moving them costs on this machine.
+pub const SOCKET_COPY: &str = "bare socket";
+
+/// Moves `size` bytes through a unix socket pair: one thread writes 64 KiB at a time, this one
+/// reads with a 256 KiB buffer, as the bench client does. Two copies per byte, nothing else.
+fn socket_copy(size: u64) -> Result<Duration, String> {
+    let (mut tx, mut rx) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let start = Instant::now();
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let chunk = vec![b'x'; 65536];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            tx.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0u64;
+    while got < size {
+        match rx.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    let took = start.elapsed();
+    writer
+        .join()
+        .map_err(|_| "writer panicked".to_string())?
+        .map_err(|e| format!("write: {e}"))?;
+    if got != size {
+        return Err(format!("{got} bytes arrived, expected {size}"));
+    }
+    Ok(took)
+}
+
 /// Runs `rounds` transfers of `size` bytes for every group (a direction and one program per
 /// library), alternating the libraries, every transfer on a freshly started responder.
 pub fn run(
@@ -128,6 +168,22 @@ pub fn run(
     rounds: usize,
 ) -> Vec<Bulk> {
     let mut out: Vec<Bulk> = Vec::new();
+    let mut ceiling = Bulk {
+        label: SOCKET_COPY,
+        direction: SOCKET_COPY,
+        mbps: Vec::new(),
+        error: None,
+    };
+    for _ in 0..rounds {
+        match socket_copy(size) {
+            Ok(t) => ceiling.mbps.push(size as f64 / t.as_secs_f64() / 1e6),
+            Err(e) => {
+                ceiling.error = Some(e);
+                break;
+            }
+        }
+    }
+    out.push(ceiling);
     for (direction, servers) in groups {
         let direction: &'static str = direction;
         let base = out.len();

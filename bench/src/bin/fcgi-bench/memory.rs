@@ -65,6 +65,7 @@ fn cfg(r: &Running, keep_alive: bool, n: u64, expect: &Expect) -> LoadConfig {
         warmup: Duration::ZERO,
         expect: expect.clone(),
         timeout: Duration::from_secs(10),
+        cpu: None,
     }
 }
 
