@@ -305,3 +305,36 @@ int main(void) {
         "fd=-1 errno_set=1\nfd=-1\n"
     );
 }
+
+/// A single-threaded program takes every ready connection from one wait and serves them one
+/// after another; every one of those events must be served (connections are edge-triggered,
+/// an event dropped would never come back and that client would hang).
+#[test]
+fn many_connections_ready_at_once_are_all_served() {
+    let app = App::spawn(Flavor::Ours, "echo", &[], ListenKind::Unix);
+    let mut conns: Vec<Conn> = (0..48)
+        .map(|_| {
+            Conn::connect(app.addr())
+                .expect("connect")
+                .with_timeout(Duration::from_secs(5))
+        })
+        .collect();
+    for round in 0..40 {
+        // Every connection has a complete request waiting before any answer is read.
+        for (i, c) in conns.iter_mut().enumerate() {
+            let req = Request::http("GET", &format!("/r?conn={i}&round={round}")).keep_conn(true);
+            c.send(&req).expect("send");
+        }
+        for (i, c) in conns.iter_mut().enumerate() {
+            let r = c
+                .recv(1)
+                .unwrap_or_else(|e| panic!("round {round}, connection {i}: {e}"));
+            assert_eq!(r.app_status, 0);
+            let want = format!("conn={i}&round={round}");
+            assert!(
+                r.stdout_str().contains(&want),
+                "round {round}, connection {i}: answer to another request"
+            );
+        }
+    }
+}

@@ -131,6 +131,8 @@ struct EngineState {
     /// The only open connection, kept out of the event loop while it is busy (see `accept`).
     direct: Option<Box<Served>>,
     direct_reads: u32,
+    /// Events taken by one wait and not handled yet (see `accept`).
+    events: VecDeque<u64>,
 }
 
 impl EngineState {
@@ -192,6 +194,7 @@ impl AcceptEngine {
                 next_sweep: Instant::now(),
                 direct: None,
                 direct_reads: 0,
+                events: VecDeque::with_capacity(net::EVENT_BATCH),
             }),
             limits,
             addrs,
@@ -251,6 +254,13 @@ impl AcceptEngine {
                 if let Some(s) = st.ready.pop_front() {
                     return Ok(s);
                 }
+                if let Some(token) = st.events.pop_front() {
+                    drop(st);
+                    match self.take_event(token)? {
+                        Some(ready) => return Ok(ready),
+                        None => continue,
+                    }
+                }
                 if let Some(s) = st.direct.take() {
                     st.direct_reads = st.direct_reads.wrapping_add(1);
                     let check_listener = st.direct_reads % DIRECT_LISTEN_EVERY == 0;
@@ -279,10 +289,20 @@ impl AcceptEngine {
                     t
                 }
             };
-            let token = match self.epoll.wait_one(timeout) {
-                Ok(Some(t)) => t,
-                Ok(None) if draining => return Err(AcceptError::Shutdown),
-                Ok(None) => continue,
+            // A single accepting thread takes every ready event with one wait and then serves
+            // them one by one, reading each request just before serving it (so each answer
+            // leaves as early as with one event per wait). With more threads each takes one
+            // event, so no thread holds events another, idle thread could serve.
+            let max = if self.workers.load(Ordering::Relaxed) <= 1 {
+                net::EVENT_BATCH
+            } else {
+                1
+            };
+            let mut batch = net::EventBatch::default();
+            match self.epoll.wait(&mut batch, max, timeout) {
+                Ok(0) if draining => return Err(AcceptError::Shutdown),
+                Ok(0) => continue,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     if fail_on_intr && !net::shutdown_requested() {
                         return Err(AcceptError::Interrupted);
@@ -290,26 +310,40 @@ impl AcceptEngine {
                     continue;
                 }
                 Err(e) => return Err(AcceptError::Os(e.raw_os_error().unwrap_or(libc::EIO))),
-            };
-            let served = match token {
-                TOKEN_WAKE => continue,
-                TOKEN_KICK => {
-                    net::eventfd_take(self.kick.as_raw_fd());
-                    continue;
+            }
+            // Connections are edge-triggered: an event not kept here would not come back.
+            let mut tokens = batch.tokens();
+            let first = tokens.next();
+            self.state.lock().events.extend(tokens);
+            if let Some(token) = first {
+                if let Some(ready) = self.take_event(token)? {
+                    return Ok(ready);
                 }
-                TOKEN_LISTEN => match self.accept_new()? {
-                    Some(s) => s,
-                    None => continue,
-                },
-                t => match self.take_idle((t - TOKEN_FIRST_SLOT) as usize) {
-                    Some(s) => s,
-                    None => continue,
-                },
-            };
-            if let Some(ready) = self.advance(served) {
-                return Ok(ready);
             }
         }
+    }
+
+    /// Handles one event: a new connection, or bytes on an idle one. Returns the connection
+    /// when its request head is complete.
+    fn take_event(&self, token: u64) -> Result<Option<Box<Served>>, AcceptError> {
+        let served = match token {
+            TOKEN_WAKE => return Ok(None),
+            TOKEN_KICK => {
+                net::eventfd_take(self.kick.as_raw_fd());
+                return Ok(None);
+            }
+            // Taken before a drain began: no new connection once draining.
+            TOKEN_LISTEN if self.draining.load(Ordering::Acquire) => return Ok(None),
+            TOKEN_LISTEN => match self.accept_new()? {
+                Some(s) => s,
+                None => return Ok(None),
+            },
+            t => match self.take_idle((t - TOKEN_FIRST_SLOT) as usize) {
+                Some(s) => s,
+                None => return Ok(None),
+            },
+        };
+        Ok(self.advance(served))
     }
 
     /// Stops taking new connections on this engine (other processes sharing the listen socket

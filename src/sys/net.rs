@@ -275,17 +275,51 @@ impl Epoll {
         };
     }
 
-    /// Waits for one event; `Ok(None)` on timeout. EINTR is returned, not retried: it is
-    /// how a shutdown signal reaches a waiting thread.
-    pub fn wait_one(&self, timeout_ms: i32) -> io::Result<Option<u64>> {
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        // SAFETY: room for exactly one event.
-        let r = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), &mut ev, 1, timeout_ms) };
-        match r {
-            r if r < 0 => Err(io::Error::last_os_error()),
-            0 => Ok(None),
-            _ => Ok(Some(ev.u64)),
+    /// Waits for at most `max` events (and at most [`EVENT_BATCH`]) into `batch`; 0 on
+    /// timeout. EINTR is returned, not retried: it is how a shutdown signal reaches a waiting
+    /// thread.
+    pub fn wait(&self, batch: &mut EventBatch, max: usize, timeout_ms: i32) -> io::Result<usize> {
+        let max = max.clamp(1, EVENT_BATCH);
+        // SAFETY: `batch.events` has room for EVENT_BATCH >= max events.
+        let r = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                batch.events.as_mut_ptr(),
+                max as i32,
+                timeout_ms,
+            )
+        };
+        if r < 0 {
+            batch.len = 0;
+            return Err(io::Error::last_os_error());
         }
+        batch.len = r as usize;
+        Ok(batch.len)
+    }
+}
+
+/// The most events one [`Epoll::wait`] returns.
+pub const EVENT_BATCH: usize = 64;
+
+/// The events of one [`Epoll::wait`], kept on the caller's stack (no allocation).
+pub struct EventBatch {
+    events: [libc::epoll_event; EVENT_BATCH],
+    len: usize,
+}
+
+impl Default for EventBatch {
+    fn default() -> Self {
+        EventBatch {
+            events: [libc::epoll_event { events: 0, u64: 0 }; EVENT_BATCH],
+            len: 0,
+        }
+    }
+}
+
+impl EventBatch {
+    /// The tokens of the events the last wait returned.
+    pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
+        self.events[..self.len].iter().map(|e| e.u64)
     }
 }
 
