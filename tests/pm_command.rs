@@ -3,6 +3,8 @@
 //!
 //! Needs `cc` and libfcgi-dev; each test is skipped (with a note) when they are missing.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -504,5 +506,187 @@ fn libc_sig(name: &str) -> i32 {
         "TERM" => 15,
         "USR2" => 12,
         _ => unreachable!(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Worker output (catch_workers_output) and listen.allowed_clients, with tests/c/pm_output.c
+// under the command: fcgi-rs-pm is started like any FastCGI program, its socket on fd 0.
+
+use common::client::Request;
+use common::pm::{ask, ask_from, check_said_lines, fds, said, wait_log, wait_ready};
+use common::procs::{self as cprocs, App, ListenKind, SpawnOpts};
+use common::tools;
+
+fn command_pool(program: &Path, kind: ListenKind, args: &[&str], env: &[(&str, &str)]) -> App {
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push("--".into());
+    args.push(program.display().to_string());
+    let opts = SpawnOpts {
+        args,
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..SpawnOpts::default()
+    };
+    App::spawn_program(Path::new(env!("CARGO_BIN_EXE_fcgi-rs-pm")), kind, &opts)
+}
+
+#[test]
+fn command_catches_output_of_a_libfcgi_program() {
+    let Some(prog) = tools::test_program_libfcgi("pm_output") else {
+        return;
+    };
+    let app = command_pool(&prog, ListenKind::Unix, &["-n", "2", "--catch-output"], &[]);
+    wait_ready(&app, None);
+    let mut want = Vec::new();
+    for _ in 0..4 {
+        let (pid, n) = ask(app.addr(), "lines=2").unwrap();
+        for i in 1..=2 {
+            want.push(said(
+                "www",
+                pid,
+                "stdout",
+                &format!("out {i}/{n} from {pid}"),
+            ));
+            want.push(said(
+                "www",
+                pid,
+                "stderr",
+                &format!("err {i}/{n} from {pid}"),
+            ));
+        }
+    }
+    let (tp, _) = ask(app.addr(), "lines=0&tail=1").unwrap();
+    want.push(said("www", tp, "stdout", &format!("tail from {tp}")));
+    let log = wait_log(&app, &want);
+    eprintln!("{} caught lines", check_said_lines(&log));
+    // Undecorated.
+    let raw = command_pool(
+        &prog,
+        ListenKind::Unix,
+        &["-n", "1", "--catch-output", "--raw-output"],
+        &[],
+    );
+    wait_ready(&raw, None);
+    let (pid, n) = ask(raw.addr(), "lines=1").unwrap();
+    let line = format!("err 1/{n} from {pid}");
+    let log = wait_log(&raw, std::slice::from_ref(&line));
+    assert!(log.lines().any(|l| l == line), "{log}");
+    assert!(!log.contains("said into"), "{log}");
+    // Without the option: the master's own stderr, lines as written.
+    let plain = command_pool(&prog, ListenKind::Unix, &["-n", "1"], &[]);
+    wait_ready(&plain, None);
+    let (pid, n) = ask(plain.addr(), "lines=1").unwrap();
+    let line = format!("err 1/{n} from {pid}");
+    let log = wait_log(&plain, std::slice::from_ref(&line));
+    assert!(log.lines().any(|l| l == line), "{log}");
+    assert!(!log.contains("said into"), "{log}");
+}
+
+#[test]
+fn command_output_pipes_do_not_leak_across_recycling() {
+    let Some(prog) = tools::test_program_libfcgi("pm_output") else {
+        return;
+    };
+    let app = command_pool(
+        &prog,
+        ListenKind::Unix,
+        &[
+            "-n",
+            "2",
+            "--max-requests",
+            "2",
+            "--jitter",
+            "0",
+            "--catch-output",
+        ],
+        &[],
+    );
+    wait_ready(&app, None);
+    let master = app.pid();
+    let settle = || {
+        std::thread::sleep(Duration::from_millis(300));
+        common::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+            (cprocs::children_of(master).len() == 2).then_some(())
+        })
+        .expect("two workers");
+    };
+    for _ in 0..10 {
+        ask(app.addr(), "lines=1").unwrap();
+    }
+    settle();
+    let before = fds(master);
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        // The program leaves after 2 requests: a request may find its worker gone.
+        if let Ok((p, _)) = ask(app.addr(), "lines=1") {
+            pids.insert(p);
+        }
+    }
+    settle();
+    let after = fds(master);
+    eprintln!(
+        "master fds: {} before, {} after {} workers",
+        before.len(),
+        after.len(),
+        pids.len()
+    );
+    assert!(pids.len() >= 90, "recycled: {}", pids.len());
+    assert_eq!(before.len(), after.len(), "{before:?}\n{after:?}");
+}
+
+#[test]
+fn command_allowed_clients() {
+    let allowed: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let refused_gets_nothing = |app: &App| {
+        let mut c = common::client::Conn::connect(app.addr()).unwrap();
+        c.send(&Request::http("GET", "/out?lines=0")).unwrap();
+        let got = c.read_raw(Duration::from_secs(3));
+        assert!(got.bytes.is_empty(), "answered a refused client");
+        assert!(got.closed || got.error.is_some(), "not closed");
+    };
+    // A program linked with fcgi_rs: refused with a warning, which the pool catches. The
+    // pool setting wins over the variable in the master's environment.
+    let ours = command_pool(
+        &tools::test_program("pm_output"),
+        ListenKind::Tcp,
+        &[
+            "-n",
+            "2",
+            "--allowed-clients",
+            "127.0.0.2",
+            "--catch-output",
+        ],
+        &[("FCGI_WEB_SERVER_ADDRS", "127.0.0.1")],
+    );
+    wait_ready(&ours, Some(allowed));
+    refused_gets_nothing(&ours);
+    for _ in 0..4 {
+        ask_from(ours.addr(), allowed, "lines=0").unwrap();
+    }
+    let log = wait_log(&ours, &["warning: connection from 127.0.0.1:".to_string()]);
+    let line = log
+        .lines()
+        .find(|l| l.contains("warning: connection from 127.0.0.1:"))
+        .unwrap();
+    assert!(
+        line.contains("] WARNING: [pool www] child ")
+            && line.ends_with(" refused: not in FCGI_WEB_SERVER_ADDRS\""),
+        "{line}"
+    );
+    eprintln!("{line}");
+    // An unmodified libfcgi program gets the same list (libfcgi closes silently).
+    if let Some(prog) = tools::test_program_libfcgi("pm_output") {
+        let theirs = command_pool(
+            &prog,
+            ListenKind::Tcp,
+            &["-n", "1", "--allowed-clients", "127.0.0.2"],
+            &[],
+        );
+        wait_ready(&theirs, Some(allowed));
+        refused_gets_nothing(&theirs);
+        ask_from(theirs.addr(), allowed, "lines=0").unwrap();
     }
 }

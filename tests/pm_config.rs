@@ -65,3 +65,49 @@ fn good_file_and_command_line_form() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
 }
+
+#[test]
+fn output_capture_and_allowed_clients_directives() {
+    let (code, msg) = check(
+        "[www]\nlisten = 127.0.0.1:9000\npm.max_children = 2\ncommand = /bin/true\nlisten.allowed_clients = 127.0.0.1, ::1\ncatch_workers_output = yes\ndecorate_workers_output = no\n",
+    );
+    assert_eq!(code, 0, "{msg}");
+    let (code, msg) = check(
+        "[www]\nlisten = 127.0.0.1:9000\npm.max_children = 2\ncommand = /bin/true\nlisten.allowed_clients = 127.0.0.1, web.example\n",
+    );
+    assert_eq!(code, 78, "{msg}");
+    assert!(
+        msg.contains("FILE:5: 'web.example' is not an IP address"),
+        "{msg}"
+    );
+    // The command-line forms.
+    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
+        .args([
+            "-t",
+            "-a",
+            "127.0.0.1:9000",
+            "--allowed-clients",
+            "127.0.0.2,::1",
+            "--catch-output",
+            "--raw-output",
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
+        .args(["-t", "--allowed-clients", "localhost", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'localhost' is not an IP address"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

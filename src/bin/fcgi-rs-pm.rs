@@ -28,6 +28,8 @@ usage: fcgi-rs-pm -c POOL.CONF [-F] [-t] [-- PROGRAM ARGS...]
       --max-requests N     pm.max_requests (0 = no limit)
       --jitter PERCENT     pm.max_requests_jitter (default 10)
   -b, --backlog N          listen.backlog (default 511)
+      --allowed-clients LIST  listen.allowed_clients: the only client addresses accepted
+                           on a TCP socket (comma-separated IPv4/IPv6)
   -M, --mode OCTAL         listen.mode for a unix socket (default 0660)
   -u, --user USER          run workers as USER (when started as root)
   -g, --group GROUP        run workers with GROUP
@@ -42,6 +44,9 @@ usage: fcgi-rs-pm -c POOL.CONF [-F] [-t] [-- PROGRAM ARGS...]
       --error-log FILE     error_log (default: stderr)
       --pid FILE           pid file
       --clear-env          start workers with an empty environment (plus --env)
+      --catch-output       catch_workers_output: log each line workers write to stdout or
+                           stderr (otherwise those go to /dev/null)
+      --raw-output         decorate_workers_output = no: log those lines as they are
   -e, --env NAME=VALUE     env[NAME] for the workers (repeatable)
   -h, --help               this text
 
@@ -111,6 +116,9 @@ fn real_main() -> Result<(), String> {
             "--slowlog-timeout" => set.push(("request_slowlog_timeout".into(), val(a)?)),
             "--slowlog" => set.push(("slowlog".into(), val(a)?)),
             "--clear-env" => set.push(("clear_env".into(), "yes".into())),
+            "--allowed-clients" => set.push(("listen.allowed_clients".into(), val(a)?)),
+            "--catch-output" => set.push(("catch_workers_output".into(), "yes".into())),
+            "--raw-output" => set.push(("decorate_workers_output".into(), "no".into())),
             "-e" | "--env" => {
                 let v = val(a)?;
                 let (k, v) = v.split_once('=').ok_or("--env needs NAME=VALUE")?;

@@ -713,12 +713,23 @@ impl Config {
                 )))
             }
         }
+        // `listen.allowed_clients` is itself a comma-separated list: the parts after it that
+        // are not `directive=value` are more of its addresses.
+        let mut directives: Vec<(&str, String)> = Vec::new();
         for d in parts {
-            let (k, val) = d
-                .split_once('=')
-                .ok_or_else(|| e(format!("'{d}' is not directive=value")))?;
-            let k = k.trim();
-            set_pool(&mut p, k, val.trim()).map_err(e)?;
+            match d.split_once('=') {
+                Some((k, val)) => directives.push((k.trim(), val.trim().to_string())),
+                None => match directives.last_mut() {
+                    Some(("listen.allowed_clients", list)) => {
+                        list.push(',');
+                        list.push_str(d.trim());
+                    }
+                    _ => return Err(e(format!("'{d}' is not directive=value"))),
+                },
+            }
+        }
+        for (k, val) in &directives {
+            set_pool(&mut p, k, val).map_err(e)?;
         }
         validate_pool(&mut p, false).map_err(e)?;
         let global = Global {
@@ -914,6 +925,23 @@ mod tests {
             .unwrap_err()
             .0
             .starts_with("FCGI_RS_PM: "));
+    }
+
+    #[test]
+    fn short_form_allowed_clients_list() {
+        let c = Config::from_short(
+            "static:2,listen.allowed_clients=127.0.0.1, ::1,10.0.0.2,pm.max_requests=9",
+        )
+        .unwrap();
+        assert_eq!(
+            c.pools[0].listen_allowed_clients,
+            vec!["127.0.0.1", "::1", "10.0.0.2"]
+        );
+        assert_eq!(c.pools[0].max_requests, 9);
+        // Only the list directive continues over commas.
+        assert!(Config::from_short("static:2,pm.max_requests=9,10").is_err());
+        assert!(Config::from_short("static:2,127.0.0.1").is_err());
+        assert!(Config::from_short("static:2,listen.allowed_clients=127.0.0.1,nohost").is_err());
     }
 
     #[test]

@@ -30,6 +30,11 @@ impl Listener {
         self.sock.as_raw_fd()
     }
 
+    /// A unix-domain socket (`listen.allowed_clients` does not apply to it).
+    pub fn is_unix(&self) -> bool {
+        self.is_unix
+    }
+
     /// (connections waiting, queue size), when the kernel tells.
     pub fn queue(&self) -> Option<(u32, u32)> {
         if self.is_unix {

@@ -1,14 +1,15 @@
 //! The master: owns the listen sockets, forks workers, keeps the pools at their size, enforces
 //! timeouts, and handles signals through a self-pipe. Single-threaded.
 //!
-//! Workers get the pool's socket on fd 0 (so unmodified libfcgi programs find it), default
-//! signal dispositions and, when the master dies, SIGTERM. In library mode [`run`] returns in
+//! Workers get the pool's socket on fd 0 (so unmodified libfcgi programs find it), fds 1 and 2
+//! on pipes the master reads (`catch_workers_output`) or on the master's own, default signal
+//! dispositions and, when the master dies, SIGTERM. In library mode [`run`] returns in
 //! each worker; in command mode the worker `exec`s the pool's `command`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -30,6 +31,9 @@ pub enum Mode {
     /// Workers `exec` the pool's `command` with the socket on fd 0.
     Command,
 }
+
+/// What `listen.allowed_clients` becomes in a worker's environment.
+const ENV_WEB_SERVER_ADDRS: &str = "FCGI_WEB_SERVER_ADDRS";
 
 const TICK: Duration = Duration::from_millis(100);
 const MAINTENANCE: Duration = Duration::from_secs(1);
@@ -87,21 +91,95 @@ impl Log {
     }
 
     fn write(&mut self, level: LogLevel, msg: &str) {
+        self.write_parts(level, true, &[msg.as_bytes()]);
+    }
+
+    /// One line made of `parts` (raw bytes, written as they are), with the time and level
+    /// in front when `decorate`. Lines below the configured level are dropped.
+    fn write_parts(&mut self, level: LogLevel, decorate: bool, parts: &[&[u8]]) {
         if level < self.level {
             return;
         }
-        let name = match level {
-            LogLevel::Debug => "DEBUG",
-            LogLevel::Notice => "NOTICE",
-            LogLevel::Warning => "WARNING",
-            LogLevel::Error => "ERROR",
-            LogLevel::Alert => "ALERT",
-        };
-        let line = format!("[{}] {name}: {msg}\n", log_time(now_us() / 1_000_000));
-        match &mut self.file {
-            Some(f) => drop(f.write_all(line.as_bytes())),
-            None => drop(io::stderr().write_all(line.as_bytes())),
+        let mut line = Vec::with_capacity(64 + parts.iter().map(|p| p.len()).sum::<usize>());
+        if decorate {
+            let name = match level {
+                LogLevel::Debug => "DEBUG",
+                LogLevel::Notice => "NOTICE",
+                LogLevel::Warning => "WARNING",
+                LogLevel::Error => "ERROR",
+                LogLevel::Alert => "ALERT",
+            };
+            line.extend_from_slice(
+                format!("[{}] {name}: ", log_time(now_us() / 1_000_000)).as_bytes(),
+            );
         }
+        for p in parts {
+            line.extend_from_slice(p);
+        }
+        line.push(b'\n');
+        match &mut self.file {
+            Some(f) => drop(f.write_all(&line)),
+            None => drop(io::stderr().write_all(&line)),
+        }
+    }
+}
+
+/// `catch_workers_output`: the longest line logged as one message. Longer lines are logged
+/// in pieces of this size; a last line without a newline is logged when the worker closes
+/// the stream or exits.
+pub const OUTPUT_LINE_MAX: usize = 1024;
+/// How much the master reads from one worker's pipe per pass of its loop, so that a worker
+/// writing without pause cannot keep it from its other work.
+const OUTPUT_READ_BUDGET: usize = 64 * 1024;
+/// At a worker's exit, the most that is still read from its pipes (a process the worker
+/// started may hold them open and go on writing).
+const OUTPUT_EXIT_BUDGET: usize = 1024 * 1024;
+const STREAM_NAMES: [&str; 2] = ["stdout", "stderr"];
+
+/// The master's end of one of a worker's output pipes, and the start of a line not yet
+/// complete.
+#[derive(Debug)]
+struct Output {
+    pipe: File,
+    buf: Vec<u8>,
+}
+
+/// Calls `emit` for each complete line at the front of `buf` (without its newline) and for
+/// each [`OUTPUT_LINE_MAX`] bytes of a longer one, then for what is left when `eof`; removes
+/// what was emitted.
+fn split_lines(buf: &mut Vec<u8>, eof: bool, mut emit: impl FnMut(&[u8])) {
+    let mut start = 0;
+    loop {
+        let rest = &buf[start..];
+        let window = &rest[..rest.len().min(OUTPUT_LINE_MAX + 1)];
+        if let Some(p) = memchr::memchr(b'\n', window) {
+            emit(&rest[..p]);
+            start += p + 1;
+        } else if rest.len() > OUTPUT_LINE_MAX {
+            emit(&rest[..OUTPUT_LINE_MAX]);
+            start += OUTPUT_LINE_MAX;
+        } else {
+            break;
+        }
+    }
+    if eof && start < buf.len() {
+        emit(&buf[start..]);
+        start = buf.len();
+    }
+    buf.drain(..start);
+}
+
+/// Logs one line a worker wrote: `[pool NAME] child PID said into stderr: "LINE"` at
+/// warning level, or the line alone (no time, no level) when `decorate_workers_output = no`.
+fn log_worker_line(log: &mut Log, cfg: &PoolConfig, pid: i32, stream: usize, line: &[u8]) {
+    if cfg.decorate_workers_output {
+        let head = format!(
+            "[pool {}] child {pid} said into {}: \"",
+            cfg.name, STREAM_NAMES[stream]
+        );
+        log.write_parts(LogLevel::Warning, true, &[head.as_bytes(), line, b"\""]);
+    } else {
+        log.write_parts(LogLevel::Warning, false, &[line]);
     }
 }
 
@@ -129,6 +207,9 @@ struct Rec {
     term_sent: Option<Instant>,
     kill_sent: bool,
     slow_logged: u64,
+    /// `catch_workers_output`: the read ends of the worker's stdout and stderr pipes (each
+    /// closed at end of file or when the worker exits).
+    output: [Option<Output>; 2],
 }
 
 struct Pool {
@@ -176,6 +257,8 @@ struct Master {
     last_watchdog: Instant,
     generation: u64,
     pid_file: Option<PathBuf>,
+    /// When the event loop last ran its maintenance pass.
+    last_pass: Instant,
 }
 
 fn signame(s: i32) -> &'static str {
@@ -213,6 +296,15 @@ fn probe_idle(pid: i32) -> Option<bool> {
 
 impl Master {
     fn start(cfg: Config, mode: Mode) -> io::Result<Master> {
+        // Workers get fds 0-2 replaced (the socket, pipes or /dev/null): keep those numbers
+        // taken, so that nothing the master opens lands there and is overwritten in a worker.
+        // (A socket inherited on fd 0 is already open and left as it is.)
+        for fd in 0..=2 {
+            if !sys::fd_is_open(fd) {
+                let null = File::options().read(true).write(true).open("/dev/null")?;
+                sys::move_fd(OwnedFd::from(null), fd)?;
+            }
+        }
         sys::ignore_sigpipe();
         let log = Log::open(cfg.global.error_log.clone(), cfg.global.log_level)?;
         let sig = File::from(sys::install_signal_pipe(&[
@@ -242,6 +334,7 @@ impl Master {
             last_watchdog: Instant::now(),
             generation: 1,
             pid_file: None,
+            last_pass: Instant::now(),
             cfg: cfg.clone(),
         };
         for pc in &cfg.pools {
@@ -256,11 +349,6 @@ impl Master {
             }
             let p = m.new_pool(pc.clone())?;
             m.pools.push(p);
-        }
-        for pc in &cfg.pools {
-            if pc.catch_workers_output {
-                m.log(LogLevel::Warning, format!("[pool {}] catch_workers_output is not supported yet; worker output goes to the master's stdout/stderr", pc.name));
-            }
         }
         if cfg.global.daemonize {
             m.daemonize()?;
@@ -337,6 +425,15 @@ impl Master {
                 }
             }),
         };
+        if !cfg.listen_allowed_clients.is_empty() && listener.is_unix() {
+            self.log(
+                LogLevel::Notice,
+                format!(
+                    "[pool {}] listen.allowed_clients applies to TCP sockets only; ignored for this unix socket",
+                    cfg.name
+                ),
+            );
+        }
         // Room for a full new generation while an old one drains.
         let sb = Scoreboard::create(&cfg.name, cfg.pm, cfg.max_children as usize * 2 + 1)?;
         // Filled now, not at the first maintenance pass, so that a status page answered in
@@ -405,6 +502,23 @@ impl Master {
             // The child is this program and reports its own state from its first instant.
             pool.sb.slot(slot).set_attached();
         }
+        // catch_workers_output: the worker's stdout and stderr become these pipes.
+        let pipes = if pool.cfg.catch_workers_output {
+            match sys::pipe_cloexec().and_then(|o| Ok([o, sys::pipe_cloexec()?])) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    pool.sb.slot(slot).release();
+                    let name = pool.cfg.name.clone();
+                    self.log(
+                        LogLevel::Error,
+                        format!("[pool {name}] cannot create the output pipes: {e}"),
+                    );
+                    return Ok(None);
+                }
+            }
+        } else {
+            None
+        };
         match sys::fork() {
             Err(e) => {
                 pool.sb.slot(slot).release();
@@ -412,8 +526,22 @@ impl Master {
                 self.log(LogLevel::Error, format!("[pool {name}] fork failed: {e}"));
                 Ok(None)
             }
-            Ok(Fork::Child) => Ok(Some(self.become_worker(ix, slot, max_requests))),
+            Ok(Fork::Child) => Ok(Some(self.become_worker(ix, slot, max_requests, pipes))),
             Ok(Fork::Parent(pid)) => {
+                // Keep the read ends only: with a write end open here the pipe would never
+                // report end of file.
+                let output = match pipes {
+                    Some([(out_r, out_w), (err_r, err_w)]) => {
+                        drop((out_w, err_w));
+                        [out_r, err_r].map(|r| {
+                            Some(Output {
+                                pipe: File::from(r),
+                                buf: Vec::new(),
+                            })
+                        })
+                    }
+                    None => [None, None],
+                };
                 pool.sb.slot(slot).set_pid(pid as u32);
                 if replacement {
                     pool.pending_replacements -= 1;
@@ -432,6 +560,7 @@ impl Master {
                         term_sent: None,
                         kill_sent: false,
                         slow_logged: 0,
+                        output,
                     },
                 );
                 let name = pool.cfg.name.clone();
@@ -445,7 +574,13 @@ impl Master {
     }
 
     /// In the forked child: set up the process, then `exec` (command) or return (library).
-    fn become_worker(&mut self, ix: usize, slot: usize, max_requests: u64) -> Worker {
+    fn become_worker(
+        &mut self,
+        ix: usize,
+        slot: usize,
+        max_requests: u64,
+        pipes: Option<[(OwnedFd, OwnedFd); 2]>,
+    ) -> Worker {
         sys::reset_signals_in_child();
         sys::set_parent_death_signal(libc::SIGTERM);
         if sys::getppid() != self.pid {
@@ -514,6 +649,32 @@ impl Master {
         if max_requests > 0 {
             env.push((worker::ENV_MAX_REQUESTS.into(), max_requests.to_string()));
         }
+        // listen.allowed_clients is FCGI_WEB_SERVER_ADDRS for the workers: the accept engine
+        // (and libfcgi, for unmodified programs) enforces it. It wins over the variable from
+        // the master's environment or env[...]. Unix sockets have no client address.
+        if !cfg.listen_allowed_clients.is_empty() && !pool.listener.is_unix() {
+            env.retain(|(k, _)| k != ENV_WEB_SERVER_ADDRS);
+            env.push((
+                ENV_WEB_SERVER_ADDRS.into(),
+                cfg.listen_allowed_clients.join(","),
+            ));
+        }
+        // fds 1 and 2: the pipes to the master (catch_workers_output). Otherwise they stay the
+        // master's own, where php-fpm uses /dev/null: fcgi_rs's warnings from a worker (a
+        // refused client, hostile input) must reach a log without any setting.
+        // The original stderr is kept (close-on-exec) for a failing exec's message.
+        let catching = pipes.is_some();
+        let diag = io::stderr().as_fd().try_clone_to_owned().ok();
+        let stdio = match pipes {
+            Some([(out_r, out_w), (err_r, err_w)]) => {
+                drop((out_r, err_r));
+                sys::move_fd(out_w, 1).and_then(|()| sys::move_fd(err_w, 2))
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = stdio {
+            fail("setting up stdout and stderr", &e);
+        }
         let sb = pool.sb.clone();
         let master_pid = self.pid;
         match self.mode {
@@ -542,6 +703,7 @@ impl Master {
                 self.pools.clear();
                 self.draining.clear();
                 self.inherited.clear();
+                drop(diag);
                 w
             }
             Mode::Command => {
@@ -562,12 +724,16 @@ impl Master {
                     .map(|(k, v)| sys::cstring_lossy(&format!("{k}={v}")))
                     .collect();
                 let e = sys::exec(&argv, Some(&envp));
-                let _ = writeln!(
-                    io::stderr(),
-                    "fcgi-rs-pm: [pool {}] cannot run {}: {e}",
-                    cfg.name,
-                    cfg.command[0]
+                let msg = format!(
+                    "fcgi-rs-pm: [pool {}] cannot run {}: {e}\n",
+                    cfg.name, cfg.command[0]
                 );
+                // Into the master's log when output is caught, else where the master's
+                // stderr goes (not /dev/null).
+                match diag.filter(|_| !catching) {
+                    Some(fd) => drop(File::from(fd).write_all(msg.as_bytes())),
+                    None => drop(io::stderr().write_all(msg.as_bytes())),
+                }
                 sys::exit_now(127)
             }
         }
@@ -576,15 +742,27 @@ impl Master {
     // -----------------------------------------------------------------------------------------
 
     fn event_loop(&mut self) -> io::Result<Option<Worker>> {
+        /// Why an fd is in the poll set.
+        #[derive(Clone, Copy)]
+        enum Watch {
+            Signals,
+            /// A pool's `pm.status_listen` socket.
+            Status(usize),
+            /// An ondemand pool's socket: a connection waits and no worker is idle.
+            Ondemand(usize),
+            /// A worker's stdout (0) or stderr (1) pipe.
+            Output(i32, usize),
+        }
         loop {
-            // What to wait for: the signal pipe, status sockets, ondemand sockets.
+            // What to wait for: the signal pipe, status sockets, ondemand sockets, and the
+            // output pipes of workers (catch_workers_output).
             let mut fds: Vec<(i32, i16)> = vec![(self.sig.as_raw_fd(), libc::POLLIN)];
-            let mut owners: Vec<(usize, bool)> = vec![(usize::MAX, false)];
+            let mut watch: Vec<Watch> = vec![Watch::Signals];
             let now = Instant::now();
             for (ix, p) in self.pools.iter().enumerate() {
                 if let Some(l) = &p.status_listener {
                     fds.push((l.fd(), libc::POLLIN));
-                    owners.push((ix, true));
+                    watch.push(Watch::Status(ix));
                 }
                 if p.cfg.pm == PmMode::Ondemand
                     && self.stop.is_none()
@@ -596,15 +774,37 @@ impl Master {
                         .any(|r| r.idle_since.is_some() && r.exit_asked.is_none())
                 {
                     fds.push((p.listener.fd(), libc::POLLIN));
-                    owners.push((ix, false));
+                    watch.push(Watch::Ondemand(ix));
                 }
             }
-            let ready = match sys::poll(&fds, TICK.as_millis() as i32) {
+            for p in self.pools.iter().chain(self.draining.iter()) {
+                for (&pid, rec) in &p.workers {
+                    for (stream, out) in rec.output.iter().enumerate() {
+                        if let Some(out) = out {
+                            fds.push((out.pipe.as_raw_fd(), libc::POLLIN));
+                            watch.push(Watch::Output(pid, stream));
+                        }
+                    }
+                }
+            }
+            // Output pipes may wake the loop often: the maintenance pass still runs once
+            // per TICK, not once per wake-up.
+            let wait = TICK.saturating_sub(self.last_pass.elapsed());
+            let ready = match sys::poll(&fds, wait.as_millis() as i32) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => vec![0; fds.len()],
                 Err(e) => return Err(e),
             };
+            let mut events = false;
+            // Worker output first, so that what a worker wrote before exiting is logged
+            // before its exit.
+            for (k, w) in watch.iter().enumerate() {
+                if let (Watch::Output(pid, stream), true) = (*w, ready[k] != 0) {
+                    self.read_output(pid, stream, false);
+                }
+            }
             if ready[0] != 0 {
+                events = true;
                 let mut buf = [0u8; 64];
                 while let Ok(n) = self.sig.read(&mut buf) {
                     if n == 0 {
@@ -617,23 +817,31 @@ impl Master {
                     }
                 }
             }
-            self.reap();
-            for (k, &(ix, is_status)) in owners.iter().enumerate().skip(1) {
-                if ready[k] == 0 || ix >= self.pools.len() {
+            events |= self.reap() > 0;
+            for (k, w) in watch.iter().enumerate() {
+                if ready[k] == 0 {
                     continue;
                 }
-                if is_status {
-                    self.serve_status(ix);
-                } else {
-                    // ondemand: a connection waits and no worker is idle
-                    self.pools[ix].ondemand_hold = Instant::now() + Duration::from_millis(300);
-                    if let Some(w) = self.spawn(ix)? {
-                        return Ok(Some(w));
+                match *w {
+                    Watch::Status(ix) if ix < self.pools.len() => {
+                        events = true;
+                        self.serve_status(ix);
                     }
+                    Watch::Ondemand(ix) if ix < self.pools.len() => {
+                        events = true;
+                        self.pools[ix].ondemand_hold = Instant::now() + Duration::from_millis(300);
+                        if let Some(w) = self.spawn(ix)? {
+                            return Ok(Some(w));
+                        }
+                    }
+                    _ => {}
                 }
             }
-            if let Some(w) = self.maintain()? {
-                return Ok(Some(w));
+            if events || self.last_pass.elapsed() >= TICK {
+                self.last_pass = Instant::now();
+                if let Some(w) = self.maintain()? {
+                    return Ok(Some(w));
+                }
             }
             if self.stop.is_some()
                 && self.pools.iter().all(|p| p.workers.is_empty())
@@ -642,6 +850,63 @@ impl Master {
                 self.log(LogLevel::Notice, "all workers gone, exiting".into());
                 return Ok(None);
             }
+        }
+    }
+
+    /// Reads what worker `pid` wrote to its stdout (`stream` 0) or stderr (1) and logs the
+    /// complete lines. Never blocks (the pipe is non-blocking) and reads a bounded amount per
+    /// call. At end of file, or at the worker's exit (`at_exit`), logs the unfinished last
+    /// line too and closes the pipe.
+    fn read_output(&mut self, pid: i32, stream: usize, at_exit: bool) {
+        let Some(pool) = self
+            .pools
+            .iter_mut()
+            .chain(self.draining.iter_mut())
+            .find(|p| p.workers.contains_key(&pid))
+        else {
+            return;
+        };
+        let cfg = pool.cfg.clone();
+        let Some(rec) = pool.workers.get_mut(&pid) else {
+            return;
+        };
+        let Some(out) = rec.output[stream].as_mut() else {
+            return;
+        };
+        let log = &mut self.log;
+        let budget = if at_exit {
+            OUTPUT_EXIT_BUDGET
+        } else {
+            OUTPUT_READ_BUDGET
+        };
+        let mut chunk = [0u8; 16 * 1024];
+        let mut total = 0;
+        let mut closed = false;
+        while total < budget {
+            match (&out.pipe).read(&mut chunk) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    total += n;
+                    out.buf.extend_from_slice(&chunk[..n]);
+                    split_lines(&mut out.buf, false, |line| {
+                        log_worker_line(log, &cfg, pid, stream, line)
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    closed = e.kind() != io::ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        if closed || at_exit {
+            split_lines(&mut out.buf, true, |line| {
+                log_worker_line(log, &cfg, pid, stream, line)
+            });
+            rec.output[stream] = None;
         }
     }
 
@@ -799,13 +1064,20 @@ impl Master {
         Ok(None)
     }
 
-    fn reap(&mut self) {
+    /// Reaps every exited worker; returns how many.
+    fn reap(&mut self) -> usize {
+        let mut n = 0;
         while let Some((pid, kind)) = sys::reap_any() {
             self.on_exit(pid, kind);
+            n += 1;
         }
+        n
     }
 
     fn on_exit(&mut self, pid: i32, kind: ExitKind) {
+        // What it wrote last (and a last line without a newline), then its pipes are closed.
+        self.read_output(pid, 0, true);
+        self.read_output(pid, 1, true);
         let stopping = self.stop.is_some();
         let (pool, live) = match self.pools.iter_mut().find(|p| p.workers.contains_key(&pid)) {
             Some(p) => (p, true),
@@ -1371,6 +1643,78 @@ mod tests {
         assert_eq!(t.len(), "22-Nov-2026 16:25:45".len());
         assert_eq!(&t[2..3], "-");
         assert_eq!(&t[6..7], "-");
+    }
+
+    fn lines(buf: &mut Vec<u8>, eof: bool) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        split_lines(buf, eof, |l| out.push(l.to_vec()));
+        out
+    }
+
+    #[test]
+    fn output_lines_are_split_bounded_and_flushed_at_eof() {
+        let mut buf = b"one\n\ntwo\nthr".to_vec();
+        assert_eq!(
+            lines(&mut buf, false),
+            vec![b"one".to_vec(), b"".to_vec(), b"two".to_vec()]
+        );
+        assert_eq!(buf, b"thr");
+        buf.extend_from_slice(b"ee\nfour");
+        assert_eq!(lines(&mut buf, false), vec![b"three".to_vec()]);
+        assert_eq!(lines(&mut buf, true), vec![b"four".to_vec()]);
+        assert!(buf.is_empty());
+        assert!(lines(&mut buf, true).is_empty());
+        // Exactly OUTPUT_LINE_MAX bytes and a newline: one line. Without the newline yet: wait.
+        let mut buf = vec![b'a'; OUTPUT_LINE_MAX];
+        assert!(lines(&mut buf, false).is_empty());
+        buf.push(b'\n');
+        assert_eq!(lines(&mut buf, false), vec![vec![b'a'; OUTPUT_LINE_MAX]]);
+        // Longer: pieces of OUTPUT_LINE_MAX, the rest when its newline comes.
+        let mut buf = vec![b'b'; 2 * OUTPUT_LINE_MAX + 10];
+        let got = lines(&mut buf, false);
+        assert_eq!(got, vec![vec![b'b'; OUTPUT_LINE_MAX]; 2]);
+        assert_eq!(buf.len(), 10);
+        buf.extend_from_slice(b"\nnext\n");
+        assert_eq!(
+            lines(&mut buf, false),
+            vec![vec![b'b'; 10], b"next".to_vec()]
+        );
+    }
+
+    #[test]
+    fn worker_lines_decorated_or_raw() {
+        let dir = std::env::temp_dir().join(format!("fcgi-rs-pm-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("error.log");
+        let mut log = Log::open(Some(path.clone()), LogLevel::Notice).unwrap();
+        let mut cfg = PoolConfig::new("www");
+        log_worker_line(&mut log, &cfg, 42, 1, b"oops \"quoted\"");
+        log_worker_line(&mut log, &cfg, 42, 0, b"\xffraw bytes");
+        cfg.decorate_workers_output = false;
+        log_worker_line(&mut log, &cfg, 42, 1, b"plain line");
+        log.level = LogLevel::Error;
+        log_worker_line(&mut log, &cfg, 42, 1, b"below the level");
+        let text = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = String::from_utf8_lossy(&text);
+        let l: Vec<&str> = text.lines().collect();
+        assert_eq!(l.len(), 3, "{text}");
+        assert!(
+            l[0].starts_with('[')
+                && l[0].ends_with(
+                    "] WARNING: [pool www] child 42 said into stderr: \"oops \"quoted\"\""
+                ),
+            "{}",
+            l[0]
+        );
+        assert!(
+            l[1].ends_with(
+                "] WARNING: [pool www] child 42 said into stdout: \"\u{fffd}raw bytes\""
+            ),
+            "{}",
+            l[1]
+        );
+        assert_eq!(l[2], "plain line");
     }
 
     #[test]

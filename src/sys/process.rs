@@ -236,6 +236,38 @@ pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, new) }).map(drop)
 }
 
+/// A pipe, both ends close-on-exec: `(read end, write end)`. The read end is non-blocking
+/// (the master never waits on it); the write end, which a worker gets as fd 1 or 2, stays
+/// blocking (O_NONBLOCK is set per end, not per pipe).
+pub fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int out array.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 just returned these fds; nothing else owns them.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    set_nonblocking(r.as_raw_fd(), true)?;
+    Ok((r, w))
+}
+
+/// Whether `fd` is an open descriptor of this process.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags; an unused number gives EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    r >= 0
+}
+
+/// Puts `fd` on descriptor number `target` (without close-on-exec, so a program `exec`ed
+/// later keeps it) and closes the original. Works when `fd` already is `target`.
+pub fn move_fd(fd: OwnedFd, target: RawFd) -> io::Result<()> {
+    use std::os::fd::IntoRawFd;
+    if fd.as_raw_fd() == target {
+        set_cloexec(target, false)?;
+        let _ = fd.into_raw_fd(); // stays open as `target`
+        return Ok(());
+    }
+    dup2(fd.as_raw_fd(), target)
+}
+
 /// Whether `fd` is open and a socket in the listening state (`SO_ACCEPTCONN`).
 pub fn is_listening_socket(fd: RawFd) -> bool {
     let mut v: libc::c_int = 0;

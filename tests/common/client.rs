@@ -544,6 +544,35 @@ impl Conn {
         })
     }
 
+    /// Connects over TCP from the local address `source` (port chosen by the kernel), e.g.
+    /// 127.0.0.2: Linux answers on every 127/8 address, so a test can be a second client
+    /// host.
+    pub fn connect_from(addr: &Addr, source: std::net::IpAddr) -> io::Result<Conn> {
+        let Addr::Tcp(to) = addr else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a source address needs a TCP peer",
+            ));
+        };
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(*to),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        sock.bind(&SocketAddr::new(source, 0).into())?;
+        sock.connect_timeout(&(*to).into(), Duration::from_secs(5))?;
+        let s = TcpStream::from(sock);
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            stream: Stream::Tcp(s),
+            buf: Vec::new(),
+            pending: VecDeque::new(),
+            timeout: Duration::from_secs(10),
+            writer: None,
+            eof: false,
+        })
+    }
+
     /// The longest any single `recv`/`read_record`/`get_values` waits.
     pub fn set_timeout(&mut self, d: Duration) {
         self.timeout = d;

@@ -12,6 +12,7 @@
 //! - [`nginx`]: a throwaway nginx in a temporary directory in front of an application, and a
 //!   small HTTP/1.1 client ([`http`]).
 //! - [`cgi_fcgi`]: Debian's `cgi-fcgi -bind -connect` run as a one-shot client.
+//! - [`pm`]: requests to `tests/c/pm_output.c` in a pool, the master's log, open fds.
 //!
 //! Everything here is bounded in time: reads carry deadlines, waits give up, and every child
 //! process is killed when its handle is dropped (also while a failing test unwinds).
@@ -39,6 +40,7 @@ pub mod client;
 pub mod http;
 pub mod nginx;
 pub mod paths;
+pub mod pm;
 pub mod procs;
 pub mod tools;
 

@@ -56,3 +56,50 @@ pub fn compile_c(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
     );
     exe
 }
+
+/// Compiles `tests/c/NAME.c` with [`compile_c`], once per test process; returns the
+/// executable.
+pub fn test_program(name: &str) -> PathBuf {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let source = paths::repo_root().join("tests/c").join(format!("{name}.c"));
+    let text =
+        std::fs::read_to_string(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    let exe = compile_c(&scratch(&format!("prog-{name}")), name, &text);
+    built.insert(name.to_string(), exe.clone());
+    exe
+}
+
+/// Compiles `tests/c/NAME.c` against Debian's libfcgi (`/usr/include/fcgiapp.h`,
+/// `-lfcgi`), once per test process; `None` when that is not installed.
+pub fn test_program_libfcgi(name: &str) -> Option<PathBuf> {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<BTreeMap<String, Option<PathBuf>>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let source = paths::repo_root().join("tests/c").join(format!("{name}.c"));
+    let exe = scratch(&format!("prog-libfcgi-{name}")).join(name);
+    let ok = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&source)
+        .arg("-lfcgi")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let out = ok.then_some(exe);
+    if out.is_none() {
+        eprintln!("skipping: cannot build {name} with libfcgi (cc and libfcgi-dev needed)");
+    }
+    built.insert(name.to_string(), out.clone());
+    out
+}
