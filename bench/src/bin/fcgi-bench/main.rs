@@ -1107,6 +1107,15 @@ fn throughput_plot(r: &Results, o: &Opts) -> String {
     )
 }
 
+/// `a / b` for the report; a backend that answered nothing (b = 0) is named as such.
+fn ratio_text(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "∞ (it answered none)".into()
+    }
+}
+
 /// One row of the targets table.
 struct Goal {
     target: String,
@@ -1261,10 +1270,8 @@ fn goals(r: &Results) -> Vec<Goal> {
                 ),
                 measured: format!(
                     "{} × php-fpm, {} × libfcgi",
-                    rs.zip(php)
-                        .map_or("-".into(), |(a, b)| format!("{:.2}", a / b)),
-                    rs.zip(lib)
-                        .map_or("-".into(), |(a, b)| format!("{:.2}", a / b)),
+                    rs.zip(php).map_or("-".into(), |(a, b)| ratio_text(a, b)),
+                    rs.zip(lib).map_or("-".into(), |(a, b)| ratio_text(a, b)),
                 ),
                 met: match (rs, lib, php) {
                     (Some(a), Some(l), Some(p)) => Some(a >= 2.0 * p && a >= l),
@@ -1568,7 +1575,12 @@ fn render(o: &Opts, r: &Results, plot_path: &Path) -> String {
             nginx::WORKERS,
             n.php_version,
             nginx::KEEPALIVE,
-            n.cells.first().map_or(0, |c| c.first().map_or(0, |c| c.runs.len())),
+            n.cells
+                .iter()
+                .flatten()
+                .map(|c| c.runs.len())
+                .max()
+                .unwrap_or(0),
         );
         if let Some(e) = &n.error {
             let _ = writeln!(m, "Not run: {e}\n");
@@ -1587,9 +1599,9 @@ fn render(o: &Opts, r: &Results, plot_path: &Path) -> String {
                     continue;
                 }
                 let rel = |o: Option<usize>| {
-                    o.map(|o| n.cells[o][mi].med(|w| w.rps))
-                        .filter(|v| *v > 0.0)
-                        .map_or("-".into(), |v| format!("{:.2}", c.med(|w| w.rps) / v))
+                    o.filter(|&o| !n.cells[o][mi].runs.is_empty())
+                        .map(|o| n.cells[o][mi].med(|w| w.rps))
+                        .map_or("-".into(), |v| ratio_text(c.med(|w| w.rps), v))
                 };
                 let _ = writeln!(
                     m,
