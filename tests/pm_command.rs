@@ -514,7 +514,9 @@ fn libc_sig(name: &str) -> i32 {
 // under the command: fcgi-rs-pm is started like any FastCGI program, its socket on fd 0.
 
 use common::client::Request;
-use common::pm::{ask, ask_from, check_said_lines, fds, said, wait_log, wait_ready};
+use common::pm::{
+    ask, ask_from, ask_said_lines, check_said_lines, fds, said, wait_log, wait_ready,
+};
 use common::procs::{self as cprocs, App, ListenKind, SpawnOpts};
 use common::tools;
 
@@ -540,24 +542,7 @@ fn command_catches_output_of_a_libfcgi_program() {
     };
     let app = command_pool(&prog, ListenKind::Unix, &["-n", "2", "--catch-output"], &[]);
     wait_ready(&app, None);
-    let mut want = Vec::new();
-    for _ in 0..4 {
-        let (pid, n) = ask(app.addr(), "lines=2").unwrap();
-        for i in 1..=2 {
-            want.push(said(
-                "www",
-                pid,
-                "stdout",
-                &format!("out {i}/{n} from {pid}"),
-            ));
-            want.push(said(
-                "www",
-                pid,
-                "stderr",
-                &format!("err {i}/{n} from {pid}"),
-            ));
-        }
-    }
+    let mut want = ask_said_lines(app.addr(), 4);
     let (tp, _) = ask(app.addr(), "lines=0&tail=1").unwrap();
     want.push(said("www", tp, "stdout", &format!("tail from {tp}")));
     let log = wait_log(&app, &want);

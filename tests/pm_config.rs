@@ -2,20 +2,29 @@
 
 use std::process::Command;
 
+/// Runs `fcgi-rs-pm -t ARGS` (check the configuration and exit): exit code, stdout, stderr.
+fn pm_test(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
+        .arg("-t")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn check(text: &str) -> (i32, String) {
     let dir = std::env::temp_dir().join(format!("fcgi-rs-pm-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("p{}.conf", text.len()));
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
-        .arg("-t")
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    let msg = String::from_utf8_lossy(&out.stderr).replace(path.to_str().unwrap(), "FILE");
-    (out.status.code().unwrap_or(-1), msg)
+    let path = path.to_str().unwrap();
+    let (code, _, err) = pm_test(&["-c", path]);
+    let _ = std::fs::remove_file(path);
+    (code, err.replace(path, "FILE"))
 }
 
 #[test]
@@ -38,32 +47,20 @@ fn good_file_and_command_line_form() {
         "[www]\nlisten = 127.0.0.1:9000\npm = ondemand\npm.max_children = 3\ncommand = /bin/true\n",
     );
     assert_eq!(code, 0, "{msg}");
-    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
-        .args([
-            "-t",
-            "-a",
-            "127.0.0.1:9000",
-            "-n",
-            "8",
-            "--pm",
-            "dynamic",
-            "--",
-            "/bin/true",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("pm dynamic max_children 8"), "{s}");
-    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
-        .args(["-t", "--pm", "sometimes", "--", "x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(78));
+    let (code, stdout, stderr) = pm_test(&[
+        "-a",
+        "127.0.0.1:9000",
+        "-n",
+        "8",
+        "--pm",
+        "dynamic",
+        "--",
+        "/bin/true",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("pm dynamic max_children 8"), "{stdout}");
+    let (code, _, _) = pm_test(&["--pm", "sometimes", "--", "x"]);
+    assert_eq!(code, 78);
 }
 
 #[test]
@@ -81,33 +78,21 @@ fn output_capture_and_allowed_clients_directives() {
         "{msg}"
     );
     // The command-line forms.
-    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
-        .args([
-            "-t",
-            "-a",
-            "127.0.0.1:9000",
-            "--allowed-clients",
-            "127.0.0.2,::1",
-            "--catch-output",
-            "--raw-output",
-            "--",
-            "/bin/true",
-        ])
-        .output()
-        .unwrap();
+    let (code, _, stderr) = pm_test(&[
+        "-a",
+        "127.0.0.1:9000",
+        "--allowed-clients",
+        "127.0.0.2,::1",
+        "--catch-output",
+        "--raw-output",
+        "--",
+        "/bin/true",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = pm_test(&["--allowed-clients", "localhost", "--", "/bin/true"]);
+    assert_eq!(code, 78);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_fcgi-rs-pm"))
-        .args(["-t", "--allowed-clients", "localhost", "--", "/bin/true"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(78));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("'localhost' is not an IP address"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("'localhost' is not an IP address"),
+        "{stderr}"
     );
 }

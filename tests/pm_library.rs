@@ -211,7 +211,9 @@ fn library_mode_pool_of_the_program_itself() {
 // configured by FCGI_RS_PM alone: the fork happens in its first FCGX_Init.
 
 use common::client::{Conn, Request};
-use common::pm::{ask, ask_from, check_said_lines, fds, said, wait_log, wait_ready};
+use common::pm::{
+    ask, ask_from, ask_said_lines, check_said_lines, fds, said, wait_log, wait_ready,
+};
 use common::procs::{self, App, ListenKind, SpawnOpts};
 use common::tools;
 
@@ -227,24 +229,7 @@ fn c_pool(spec: &str, kind: ListenKind, env: &[(&str, &str)]) -> App {
 fn c_program_output_is_caught_and_decorated() {
     let app = c_pool("static:2,catch_workers_output=yes", ListenKind::Unix, &[]);
     wait_ready(&app, None);
-    let mut want = Vec::new();
-    for _ in 0..6 {
-        let (pid, n) = ask(app.addr(), "lines=2").unwrap();
-        for i in 1..=2 {
-            want.push(said(
-                "www",
-                pid,
-                "stdout",
-                &format!("out {i}/{n} from {pid}"),
-            ));
-            want.push(said(
-                "www",
-                pid,
-                "stderr",
-                &format!("err {i}/{n} from {pid}"),
-            ));
-        }
-    }
+    let mut want = ask_said_lines(app.addr(), 6);
     // A long line is logged in pieces of 1024 bytes.
     let (lp, _) = ask(app.addr(), "lines=0&long=2500").unwrap();
     want.push(said("www", lp, "stderr", &"x".repeat(1024)));

@@ -196,14 +196,21 @@ impl Nginx {
             };
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
-                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-                if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                    return ng;
-                }
                 let exited = ng
                     .child
                     .as_mut()
                     .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+                // nginx writes its pid file only after it has bound its listen socket, so a
+                // connection is known to reach this nginx, not whatever else took the port
+                // between `free_port` and nginx's bind (nginx then exits with EADDRINUSE).
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                if !exited
+                    && ng.dir.join("nginx.pid").exists()
+                    && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100))
+                        .is_ok()
+                {
+                    return ng;
+                }
                 if exited || Instant::now() >= deadline {
                     break;
                 }

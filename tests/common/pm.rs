@@ -77,6 +77,30 @@ pub fn said(pool: &str, pid: u32, stream: &str, text: &str) -> String {
     format!("[pool {pool}] child {pid} said into {stream}: \"{text}\"")
 }
 
+/// Asks pm_output `asks` times for two lines on each stream and returns the decorated log
+/// lines (pool `www`) those answers promise.
+pub fn ask_said_lines(addr: &Addr, asks: usize) -> Vec<String> {
+    let mut want = Vec::new();
+    for _ in 0..asks {
+        let (pid, n) = ask(addr, "lines=2").unwrap();
+        for i in 1..=2 {
+            want.push(said(
+                "www",
+                pid,
+                "stdout",
+                &format!("out {i}/{n} from {pid}"),
+            ));
+            want.push(said(
+                "www",
+                pid,
+                "stderr",
+                &format!("err {i}/{n} from {pid}"),
+            ));
+        }
+    }
+    want
+}
+
 /// Every caught line of the log carries the time and the warning level in front, and (for
 /// pm_output's own lines, which end in `from PID`) the child pid of the prefix is the pid
 /// the program printed. Returns how many caught lines there are.

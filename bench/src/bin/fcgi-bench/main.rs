@@ -468,6 +468,30 @@ fn shown(p: &Path) -> String {
     )
 }
 
+/// A load of exactly `n` requests, without warmup.
+fn requests_cfg(target: &Target, sc: Scenario, n: u64, expect: &Expect) -> LoadConfig {
+    load_cfg(target, sc, Amount::Requests(n), Duration::ZERO, expect)
+}
+
+/// Starts `s` (under `prefix`) and sends it `warm` requests of `sc`, all of which must be
+/// answered.
+fn start_warm(
+    s: &Server,
+    dir: &Path,
+    seq: &mut u32,
+    sc: Scenario,
+    prefix: &[String],
+    warm: u64,
+    expect: &Expect,
+) -> Result<Running, String> {
+    let r = Running::start(s, dir, seq, prefix)?;
+    let w = load::run(&requests_cfg(&r.target, sc, warm, expect));
+    if w.errors > 0 || w.requests == 0 {
+        return Err(format!("warmup failed: {:?}", w.error_samples));
+    }
+    Ok(r)
+}
+
 struct SyscallCount {
     total: u64,
     requests: u64,
@@ -484,17 +508,7 @@ fn strace_count(
     n: u64,
     expect: &Expect,
 ) -> Result<SyscallCount, String> {
-    let r = Running::start(s, dir, seq, &[])?;
-    let warm = load::run(&load_cfg(
-        &r.target,
-        sc,
-        Amount::Requests(200),
-        Duration::ZERO,
-        expect,
-    ));
-    if warm.errors > 0 || warm.requests == 0 {
-        return Err(format!("warmup failed: {:?}", warm.error_samples));
-    }
+    let r = start_warm(s, dir, seq, sc, &[], 200, expect)?;
     let out = dir.join(format!("strace-{}.txt", *seq));
     let mut st = Command::new("strace")
         .args(["-c", "-f", "-o"])
@@ -520,13 +534,7 @@ fn strace_count(
         return Err("strace did not attach".into());
     }
     thread::sleep(Duration::from_millis(50));
-    let res = load::run(&load_cfg(
-        &r.target,
-        sc,
-        Amount::Requests(n),
-        Duration::ZERO,
-        expect,
-    ));
+    let res = load::run(&requests_cfg(&r.target, sc, n, expect));
     thread::sleep(Duration::from_millis(50));
     signal(st.id() as i32, libc::SIGINT);
     let _ = st.wait();
@@ -579,7 +587,7 @@ fn callgrind_count(
             format!("--callgrind-out-file={}", out.display()),
         ];
         let mut r = Running::start(s, dir, seq, &prefix)?;
-        let mut cfg = load_cfg(&r.target, sc, Amount::Requests(k), Duration::ZERO, expect);
+        let mut cfg = requests_cfg(&r.target, sc, k, expect);
         cfg.timeout = Duration::from_secs(60);
         let res = load::run(&cfg);
         r.stop(Duration::from_secs(30));

@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fcgi_bench::load::{self, Amount, Expect};
+use fcgi_bench::load::{self, Expect};
 
-use super::{load_cfg, placement, Running, Scenario, Server};
+use super::{placement, requests_cfg, start_warm, Scenario, Server};
 
 /// One responder under one load.
 pub struct Split {
@@ -78,26 +78,10 @@ pub fn measure(
     n: u64,
     expect: &Expect,
 ) -> Result<Split, String> {
-    let r = Running::start(s, dir, seq, &placement(sc))?;
-    let warm = load::run(&load_cfg(
-        &r.target,
-        sc,
-        Amount::Requests(2000),
-        Duration::ZERO,
-        expect,
-    ));
-    if warm.errors > 0 || warm.requests == 0 {
-        return Err(format!("warmup failed: {:?}", warm.error_samples));
-    }
+    let r = start_warm(s, dir, seq, sc, &placement(sc), 2000, expect)?;
     let (cpu0, runs0) = schedstat(r.pid())?;
     let own0 = own_cpu();
-    let res = load::run(&load_cfg(
-        &r.target,
-        sc,
-        Amount::Requests(n),
-        Duration::ZERO,
-        expect,
-    ));
+    let res = load::run(&requests_cfg(&r.target, sc, n, expect));
     let own1 = own_cpu();
     let (cpu1, runs1) = schedstat(r.pid())?;
     drop(r);
