@@ -334,10 +334,12 @@ impl AcceptEngine {
             }
             // Taken before a drain began: no new connection once draining.
             TOKEN_LISTEN if self.draining.load(Ordering::Acquire) => return Ok(None),
-            TOKEN_LISTEN => match self.accept_new()? {
-                Some(s) => s,
-                None => return Ok(None),
-            },
+            TOKEN_LISTEN => {
+                return Ok(match self.accept_new()? {
+                    Some(s) => self.advance_fresh(s),
+                    None => None,
+                })
+            }
             t => match self.take_idle((t - TOKEN_FIRST_SLOT) as usize) {
                 Some(s) => s,
                 None => return Ok(None),
@@ -501,6 +503,34 @@ impl AcceptEngine {
         }
     }
 
+    /// Whether direct mode applies: one accepting thread, one open connection, nothing else
+    /// waiting to be handled, not draining.
+    fn alone(&self, st: &EngineState) -> bool {
+        st.open == 1
+            && st.ready.is_empty()
+            && st.direct.is_none()
+            && st.events.is_empty()
+            && self.workers.load(Ordering::Relaxed) <= 1
+            && !self.draining.load(Ordering::Acquire)
+    }
+
+    /// A just-accepted connection. When its request has not fully arrived yet and it is the
+    /// only one, it is read directly (as libfcgi's blocking read does) instead of being
+    /// registered and waited for again through the event loop: one wakeup, by the socket.
+    fn advance_fresh(&self, mut s: Box<Served>) -> Option<Box<Served>> {
+        s.conn.set_answer(self.answer());
+        match s.conn.read_head(false) {
+            Ok(true) => Some(s),
+            Ok(false) if self.alone(&self.state.lock()) => self.read_direct(s),
+            Ok(false) => self.park(s).and_then(|s| self.advance(s)),
+            Err(e) => {
+                self.log_conn_error(&s, &e);
+                self.close(s, false);
+                None
+            }
+        }
+    }
+
     /// Direct mode: with one accepting thread and a single open connection, the next request
     /// on that connection is read with a plain blocking `recv` bounded by [`DIRECT_WAIT`], so a
     /// busy kept-alive connection costs one read and one write per request instead of a wait,
@@ -547,11 +577,7 @@ impl AcceptEngine {
                     self.advance(s)
                 } else {
                     let mut st = self.state.lock();
-                    let alone = st.open == 1 && st.ready.is_empty() && st.direct.is_none();
-                    if alone
-                        && self.workers.load(Ordering::Relaxed) <= 1
-                        && !self.draining.load(Ordering::Acquire)
-                    {
+                    if self.alone(&st) {
                         st.direct = Some(s);
                         return;
                     }
