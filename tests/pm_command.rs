@@ -515,9 +515,9 @@ fn libc_sig(name: &str) -> i32 {
 
 use common::client::Request;
 use common::pm::{
-    ask, ask_from, ask_said_lines, check_said_lines, fds, said, wait_log, wait_ready,
+    ask, ask_from, ask_said_lines, check_said_lines, recycle_workers, said, wait_log, wait_ready,
 };
-use common::procs::{self as cprocs, App, ListenKind, SpawnOpts};
+use common::procs::{App, ListenKind, SpawnOpts};
 use common::tools;
 
 fn command_pool(program: &Path, kind: ListenKind, args: &[&str], env: &[(&str, &str)]) -> App {
@@ -590,36 +590,16 @@ fn command_output_pipes_do_not_leak_across_recycling() {
         &[],
     );
     wait_ready(&app, None);
-    let master = app.pid();
-    let settle = || {
-        std::thread::sleep(Duration::from_millis(300));
-        common::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-            (cprocs::children_of(master).len() == 2).then_some(())
-        })
-        .expect("two workers");
-    };
-    for _ in 0..10 {
-        ask(app.addr(), "lines=1").unwrap();
-    }
-    settle();
-    let before = fds(master);
-    let mut pids = std::collections::BTreeSet::new();
-    for _ in 0..200 {
-        // The program leaves after 2 requests: a request may find its worker gone.
-        if let Ok((p, _)) = ask(app.addr(), "lines=1") {
-            pids.insert(p);
-        }
-    }
-    settle();
-    let after = fds(master);
-    eprintln!(
-        "master fds: {} before, {} after {} workers",
-        before.len(),
-        after.len(),
-        pids.len()
+    // The program leaves after 2 requests: a request may find its worker gone.
+    let r = recycle_workers(&app, 200);
+    assert!(r.workers >= 90, "recycled: {}", r.workers);
+    assert_eq!(
+        r.before.len(),
+        r.after.len(),
+        "{:?}\n{:?}",
+        r.before,
+        r.after
     );
-    assert!(pids.len() >= 90, "recycled: {}", pids.len());
-    assert_eq!(before.len(), after.len(), "{before:?}\n{after:?}");
 }
 
 #[test]

@@ -222,7 +222,8 @@ fn library_mode_pool_of_the_program_itself() {
 
 use common::client::{Conn, Request};
 use common::pm::{
-    ask, ask_from, ask_said_lines, check_said_lines, fds, said, wait_log, wait_ready,
+    ask, ask_from, ask_said_lines, check_said_lines, fds, recycle_workers, said, wait_log,
+    wait_ready,
 };
 use common::procs::{self, App, ListenKind, SpawnOpts};
 use common::tools;
@@ -314,31 +315,10 @@ fn output_pipes_do_not_leak_across_recycling() {
     );
     wait_ready(&app, None);
     let master = app.pid();
-    for _ in 0..10 {
-        ask(app.addr(), "lines=1").unwrap();
-    }
-    let settle = || {
-        std::thread::sleep(Duration::from_millis(300));
-        common::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-            (procs::children_of(master).len() == 2).then_some(())
-        })
-        .expect("two workers");
-    };
-    settle();
-    let before = fds(master);
-    let mut pids = std::collections::BTreeSet::new();
-    for _ in 0..200 {
-        pids.insert(ask(app.addr(), "lines=1").unwrap().0);
-    }
-    settle();
-    let after = fds(master);
-    eprintln!(
-        "master fds: {} before, {} after {} workers",
-        before.len(),
-        after.len(),
-        pids.len()
-    );
-    assert!(pids.len() >= 90, "recycled: {}", pids.len());
+    let r = recycle_workers(&app, 200);
+    assert_eq!(r.failed, 0);
+    assert!(r.workers >= 90, "recycled: {}", r.workers);
+    let (before, after) = (r.before, r.after);
     assert_eq!(before.len(), after.len(), "{before:?}\n{after:?}");
     // Two pipes per worker in the master; a worker holds its own two write ends on fds 1
     // and 2 and no other pipe of the master's (none of its siblings'). Pipes the test

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::client::{Addr, Conn, Request};
-use super::procs::App;
+use super::procs::{self, App};
 use super::wait_for;
 
 /// Parses pm_output's answer `out pid=PID n=N`.
@@ -144,4 +144,57 @@ pub fn fds(pid: u32) -> Vec<(i32, String)> {
     }
     out.sort();
     out
+}
+
+/// What [`recycle_workers`] saw.
+pub struct Recycled {
+    /// The master's descriptors with its two workers settled, before and after.
+    pub before: Vec<(i32, String)>,
+    pub after: Vec<(i32, String)>,
+    /// Distinct worker pids that answered.
+    pub workers: usize,
+    /// Requests that found their worker gone (a program that exits after its last request).
+    pub failed: usize,
+}
+
+/// Sends `requests` requests to a two-worker pm_output pool that recycles its workers, and
+/// takes the master's descriptors before and after (each time once both workers are up).
+pub fn recycle_workers(app: &App, requests: usize) -> Recycled {
+    let master = app.pid();
+    let settle = || {
+        std::thread::sleep(Duration::from_millis(300));
+        wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+            (procs::children_of(master).len() == 2).then_some(())
+        })
+        .expect("two workers");
+    };
+    for _ in 0..10 {
+        ask(app.addr(), "lines=1").unwrap();
+    }
+    settle();
+    let before = fds(master);
+    let mut pids = std::collections::BTreeSet::new();
+    let mut failed = 0;
+    for _ in 0..requests {
+        match ask(app.addr(), "lines=1") {
+            Ok((p, _)) => {
+                pids.insert(p);
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    settle();
+    let after = fds(master);
+    eprintln!(
+        "master fds: {} before, {} after {} workers ({failed} requests failed)",
+        before.len(),
+        after.len(),
+        pids.len()
+    );
+    Recycled {
+        before,
+        after,
+        workers: pids.len(),
+        failed,
+    }
 }
