@@ -72,42 +72,44 @@ impl LoadResult {
         self.per_conn.iter().copied().max().unwrap_or(0)
     }
 
+    /// The scalar figures, named and formatted once for both output forms.
+    fn fields(&self) -> [(&'static str, String); 10] {
+        [
+            ("requests", self.requests.to_string()),
+            ("errors", self.errors.to_string()),
+            ("unanswered", self.unanswered.to_string()),
+            ("elapsed_s", format!("{:.3}", self.elapsed.as_secs_f64())),
+            ("rps", format!("{:.1}", self.rps)),
+            ("p50_us", format!("{:.1}", self.p50_us)),
+            ("p99_us", format!("{:.1}", self.p99_us)),
+            ("max_us", format!("{:.1}", self.max_us)),
+            ("conn_min", self.per_conn_min().to_string()),
+            ("conn_max", self.per_conn_max().to_string()),
+        ]
+    }
+
     /// One line of `key=value` pairs.
     pub fn to_kv(&self) -> String {
-        format!(
-            "requests={} errors={} unanswered={} elapsed_s={:.3} rps={:.1} p50_us={:.1} p99_us={:.1} max_us={:.1} conn_min={} conn_max={}",
-            self.requests,
-            self.errors,
-            self.unanswered,
-            self.elapsed.as_secs_f64(),
-            self.rps,
-            self.p50_us,
-            self.p99_us,
-            self.max_us,
-            self.per_conn_min(),
-            self.per_conn_max()
-        )
+        let parts: Vec<String> = self
+            .fields()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        parts.join(" ")
     }
 
     /// One JSON object on one line.
     pub fn to_json(&self) -> String {
+        let mut parts: Vec<String> = self
+            .fields()
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
         let per_conn: Vec<String> = self.per_conn.iter().map(|n| n.to_string()).collect();
         let samples: Vec<String> = self.error_samples.iter().map(|s| json_str(s)).collect();
-        format!(
-            "{{\"requests\":{},\"errors\":{},\"unanswered\":{},\"elapsed_s\":{:.3},\"rps\":{:.1},\"p50_us\":{:.1},\"p99_us\":{:.1},\"max_us\":{:.1},\"conn_min\":{},\"conn_max\":{},\"per_conn\":[{}],\"error_samples\":[{}]}}",
-            self.requests,
-            self.errors,
-            self.unanswered,
-            self.elapsed.as_secs_f64(),
-            self.rps,
-            self.p50_us,
-            self.p99_us,
-            self.max_us,
-            self.per_conn_min(),
-            self.per_conn_max(),
-            per_conn.join(","),
-            samples.join(",")
-        )
+        parts.push(format!("\"per_conn\":[{}]", per_conn.join(",")));
+        parts.push(format!("\"error_samples\":[{}]", samples.join(",")));
+        format!("{{{}}}", parts.join(","))
     }
 }
 

@@ -866,7 +866,8 @@ impl Master {
         else {
             return;
         };
-        let cfg = pool.cfg.clone();
+        // Disjoint fields of the pool: its settings are read while a worker record changes.
+        let cfg = &pool.cfg;
         let Some(rec) = pool.workers.get_mut(&pid) else {
             return;
         };
@@ -892,7 +893,7 @@ impl Master {
                     total += n;
                     out.buf.extend_from_slice(&chunk[..n]);
                     split_lines(&mut out.buf, false, |line| {
-                        log_worker_line(log, &cfg, pid, stream, line)
+                        log_worker_line(log, cfg, pid, stream, line)
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -904,7 +905,7 @@ impl Master {
         }
         if closed || at_exit {
             split_lines(&mut out.buf, true, |line| {
-                log_worker_line(log, &cfg, pid, stream, line)
+                log_worker_line(log, cfg, pid, stream, line)
             });
             rec.output[stream] = None;
         }

@@ -314,7 +314,9 @@ impl AcceptEngine {
             // Connections are edge-triggered: an event not kept here would not come back.
             let mut tokens = batch.tokens();
             let first = tokens.next();
-            self.state.lock().events.extend(tokens);
+            if batch.count() > 1 {
+                self.state.lock().events.extend(tokens);
+            }
             if let Some(token) = first {
                 if let Some(ready) = self.take_event(token)? {
                     return Ok(ready);
@@ -336,7 +338,7 @@ impl AcceptEngine {
             TOKEN_LISTEN if self.draining.load(Ordering::Acquire) => return Ok(None),
             TOKEN_LISTEN => {
                 return Ok(match self.accept_new()? {
-                    Some(s) => self.advance_fresh(s),
+                    Some(s) => self.advance_with(s, true),
                     None => None,
                 })
             }
@@ -447,11 +449,20 @@ impl AcceptEngine {
 
     /// Reads what is there for this connection; returns it when its request head is
     /// complete, otherwise parks it (or closes it on error).
-    fn advance(&self, mut s: Box<Served>) -> Option<Box<Served>> {
+    fn advance(&self, s: Box<Served>) -> Option<Box<Served>> {
+        self.advance_with(s, false)
+    }
+
+    /// [`AcceptEngine::advance`]; for a just-accepted connection (`fresh`) whose request has
+    /// not fully arrived yet and that is the only one, the rest is read directly (as libfcgi's
+    /// blocking read does) instead of registering it and waiting again through the event loop:
+    /// one wakeup, by the socket.
+    fn advance_with(&self, mut s: Box<Served>, fresh: bool) -> Option<Box<Served>> {
         loop {
             s.conn.set_answer(self.answer());
             match s.conn.read_head(false) {
                 Ok(true) => return Some(s),
+                Ok(false) if fresh && self.alone_now() => return self.read_direct(s),
                 Ok(false) => s = self.park(s)?,
                 Err(e) => {
                     self.log_conn_error(&s, &e);
@@ -514,21 +525,9 @@ impl AcceptEngine {
             && !self.draining.load(Ordering::Acquire)
     }
 
-    /// A just-accepted connection. When its request has not fully arrived yet and it is the
-    /// only one, it is read directly (as libfcgi's blocking read does) instead of being
-    /// registered and waited for again through the event loop: one wakeup, by the socket.
-    fn advance_fresh(&self, mut s: Box<Served>) -> Option<Box<Served>> {
-        s.conn.set_answer(self.answer());
-        match s.conn.read_head(false) {
-            Ok(true) => Some(s),
-            Ok(false) if self.alone(&self.state.lock()) => self.read_direct(s),
-            Ok(false) => self.park(s).and_then(|s| self.advance(s)),
-            Err(e) => {
-                self.log_conn_error(&s, &e);
-                self.close(s, false);
-                None
-            }
-        }
+    /// [`AcceptEngine::alone`], taking the state lock for the question only.
+    fn alone_now(&self) -> bool {
+        self.alone(&self.state.lock())
     }
 
     /// Direct mode: with one accepting thread and a single open connection, the next request

@@ -317,6 +317,11 @@ impl Default for EventBatch {
 }
 
 impl EventBatch {
+    /// How many events the last wait returned.
+    pub fn count(&self) -> usize {
+        self.len
+    }
+
     /// The tokens of the events the last wait returned.
     pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
         self.events[..self.len].iter().map(|e| e.u64)
